@@ -1,0 +1,217 @@
+//! `cargo xtask bench`: measurements printed as tables and written into
+//! `docs/BENCHMARKS.md`, each section between `<!-- bench:NAME -->` markers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::build::{self, Result, root};
+
+/// How many idle instances are measured per binary.
+const RUNS: usize = 5;
+/// Target figures from the pause issue.
+const PAUSE_MAX_BYTES: u64 = 8 * 1024;
+const PAUSE_MAX_RSS_KB: u64 = 32;
+
+pub fn run(what: &str) -> Result {
+    match what {
+        "pause" | "all" => pause(),
+        other => Err(format!(
+            "unknown benchmark {other:?}: expected pause or all (start, memory and density come with the pod runtime)"
+        )),
+    }
+}
+
+struct Subject {
+    name: String,
+    command: Vec<String>,
+    binary: PathBuf,
+}
+
+fn pause() -> Result {
+    build::setup()?;
+    let ours = build::pause()?;
+    let work = root().join("target/bench");
+    std::fs::create_dir_all(&work).map_err(|e| format!("create {}: {e}", work.display()))?;
+    let mut subjects = vec![Subject {
+        name: "pause (this project)".into(),
+        command: vec![],
+        binary: ours,
+    }];
+
+    let source = root().join("xtask/assets/pause-reference.c");
+    let glibc = work.join("pause-glibc");
+    build::run(
+        Command::new("gcc")
+            .args(["-Os", "-static", "-s", "-o"])
+            .arg(&glibc)
+            .arg(&source),
+    )?;
+    subjects.push(Subject {
+        name: "C reference, static glibc".into(),
+        command: vec![],
+        binary: glibc,
+    });
+    if which("musl-gcc").is_some() {
+        let musl = work.join("pause-musl");
+        build::run(
+            Command::new("musl-gcc")
+                .args(["-Os", "-static", "-s", "-o"])
+                .arg(&musl)
+                .arg(&source),
+        )?;
+        subjects.push(Subject {
+            name: "C reference, static musl".into(),
+            command: vec![],
+            binary: musl,
+        });
+    }
+    if let Some(catatonit) = ["/usr/bin/catatonit", "/usr/libexec/podman/catatonit"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+    {
+        subjects.push(Subject {
+            name: "catatonit -P (podman)".into(),
+            command: vec!["-P".into()],
+            binary: catatonit,
+        });
+    }
+
+    let mut table = String::from(
+        "| binary | size on disk (bytes) | VmRSS as PID 1, median (min-max) |\n|---|---:|---:|\n",
+    );
+    let mut verdicts = Vec::new();
+    for subject in &subjects {
+        let size = std::fs::metadata(&subject.binary)
+            .map_err(|e| format!("stat {}: {e}", subject.binary.display()))?
+            .len();
+        let mut samples = Vec::new();
+        for _ in 0..RUNS {
+            samples.push(idle_rss_kb(&subject.binary, &subject.command)?);
+        }
+        samples.sort_unstable();
+        let (median, min, max) = (
+            samples[samples.len() / 2],
+            samples[0],
+            samples[samples.len() - 1],
+        );
+        table.push_str(&format!(
+            "| {} | {size} | {median} kB ({min}-{max}) |\n",
+            subject.name
+        ));
+        if subject.name.starts_with("pause (") {
+            verdicts.push(verdict("stripped size", size, PAUSE_MAX_BYTES, "bytes"));
+            verdicts.push(verdict("resident memory", median, PAUSE_MAX_RSS_KB, "kB"));
+        }
+    }
+    let text = format!(
+        "Measured by `cargo xtask bench pause`: each binary started {RUNS} times as PID 1 of a new PID \
+         namespace (`unshare --pid --fork`), VmRSS read from `/proc/<pid>/status` once idle.\n\n{table}\n{}\n",
+        verdicts.join("\n")
+    );
+    println!("{text}");
+    write_section("pause", &format!("## pause\n\n{}\n\n{text}", machine()))
+}
+
+fn verdict(what: &str, value: u64, target: u64, unit: &str) -> String {
+    if value <= target {
+        format!("- {what}: {value} {unit}, target at most {target} {unit}: met")
+    } else {
+        format!(
+            "- {what}: {value} {unit}, target at most {target} {unit}: MISSED by {} {unit}",
+            value - target
+        )
+    }
+}
+
+/// Start `binary` as PID 1 of a new PID namespace, wait until idle, read its VmRSS.
+fn idle_rss_kb(binary: &Path, args: &[String]) -> Result<u64> {
+    let mut unshare = Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child"])
+        .arg(binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("run unshare: {e}"))?;
+    let result = (|| {
+        let pid = child_of(&unshare)?;
+        std::thread::sleep(Duration::from_millis(300));
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map_err(|e| format!("read status of {pid}: {e}"))?;
+        let rss = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| format!("no VmRSS for pid {pid}"))?;
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        Ok(rss)
+    })();
+    let _ = unshare.kill();
+    let _ = unshare.wait();
+    result
+}
+
+/// The pid of the forked child of `unshare --fork`.
+fn child_of(parent: &Child) -> Result<u32> {
+    for _ in 0..200 {
+        let path = format!("/proc/{0}/task/{0}/children", parent.id());
+        if let Some(pid) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok()))
+        {
+            return Ok(pid);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Err("unshare started no child".into())
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(program))
+        .find(|p| p.exists())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!("Machine: {cores} cores, {cpu}, Linux {}", kernel.trim())
+}
+
+/// Replace (or append) the section `name` of `docs/BENCHMARKS.md`.
+fn write_section(name: &str, body: &str) -> Result {
+    let path = root().join("docs/BENCHMARKS.md");
+    let old = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        "# Benchmarks\n\nWritten by `cargo xtask bench`; do not edit by hand.\n".into()
+    });
+    let (start, end) = (
+        format!("<!-- bench:{name} -->"),
+        format!("<!-- /bench:{name} -->"),
+    );
+    let section = format!("{start}\n{body}{end}");
+    let new = match (old.find(&start), old.find(&end)) {
+        (Some(a), Some(b)) if a < b => format!("{}{section}{}", &old[..a], &old[b + end.len()..]),
+        _ => format!("{}\n{section}\n", old.trim_end()),
+    };
+    std::fs::write(&path, new).map_err(|e| format!("write {}: {e}", path.display()))?;
+    eprintln!("bench: wrote {}", path.display());
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! Building: Debian packages, pause, the workspace's binaries, the images and tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Debian packages the project needs at build and test time, each with why.
+const PACKAGES: &[(&str, &str)] = &[
+    (
+        "libseccomp-dev",
+        "libcontainer links libseccomp for seccomp profiles",
+    ),
+    ("pkg-config", "finds libseccomp at build time"),
+    (
+        "gcc",
+        "the linker for Rust binaries and the C reference pause",
+    ),
+    (
+        "libc6-dev",
+        "static glibc for the C reference pause in the benchmark",
+    ),
+    ("busybox-static", "the busybox of the busybox image"),
+    (
+        "umoci",
+        "an independent reader and writer of OCI layouts in tests",
+    ),
+    ("util-linux", "unshare, nsenter and lsns in tests"),
+    ("iproute2", "ip, to look at pod network namespaces"),
+    ("file", "checks that pause is statically linked"),
+];
+
+pub type Result<T = ()> = std::result::Result<T, String>;
+
+/// The workspace's top folder.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Run a command in the workspace root, echoing it; fail on a non-zero exit.
+pub fn run(command: &mut Command) -> Result {
+    command.current_dir(root());
+    eprintln!("+ {}", shown(command));
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", shown(command)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} failed: {status}", shown(command)))
+    }
+}
+
+fn shown(command: &Command) -> String {
+    let mut words = vec![command.get_program().to_string_lossy().into_owned()];
+    words.extend(command.get_args().map(|a| a.to_string_lossy().into_owned()));
+    words.join(" ")
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+/// Install the Debian packages in [`PACKAGES`] that are missing.
+pub fn setup() -> Result {
+    if !nix_is_root() {
+        return Err("run as root: pods need namespaces, mounts and cgroups".into());
+    }
+    let missing: Vec<&(&str, &str)> = PACKAGES
+        .iter()
+        // busybox-static conflicts with Debian's dynamic busybox: never replace
+        // a user's busybox; rootfs-tools then downloads the .deb instead.
+        .filter(|(name, _)| {
+            !(installed(name) || (*name == "busybox-static" && installed("busybox")))
+        })
+        .collect();
+    if missing.is_empty() {
+        eprintln!("setup: every Debian package needed is installed");
+        return Ok(());
+    }
+    eprintln!("setup: installing missing Debian packages:");
+    for (name, why) in &missing {
+        eprintln!("  {name}: {why}");
+    }
+    run(Command::new("apt-get").arg("update").arg("-qq"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(missing.iter().map(|(name, _)| *name))
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+fn nix_is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Build the static pause binary (its own workspace: `panic = "abort"`) and
+/// put it beside the workspace's debug and release binaries, where podctl looks.
+pub fn pause() -> Result<PathBuf> {
+    let target = root().join("target");
+    run(cargo()
+        .args([
+            "build",
+            "--release",
+            "--manifest-path",
+            "pause/Cargo.toml",
+            "--target-dir",
+        ])
+        .arg(target.join("pause")))?;
+    let built = target.join("pause/release/pause");
+    for profile in ["debug", "release"] {
+        let dir = target.join(profile);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        let dest = dir.join("pause");
+        // Replace, never write through: a running pause may hold the old file.
+        let temp = dir.join(".pause.tmp");
+        std::fs::copy(&built, &temp)
+            .map_err(|e| format!("copy pause to {}: {e}", temp.display()))?;
+        std::fs::rename(&temp, &dest).map_err(|e| format!("rename to {}: {e}", dest.display()))?;
+    }
+    Ok(built)
+}
+
+/// Build `target/images/busybox` and `target/images/pause` and print their digests and sizes.
+pub fn images() -> Result {
+    let pause = pause()?;
+    run(cargo().args(["build", "--quiet", "-p", "rootfs-tools"]))?;
+    let tool = root().join("target/debug/rootfs-tools");
+    let images = root().join("target/images");
+    run(Command::new(&tool)
+        .arg("busybox")
+        .arg("--out")
+        .arg(images.join("busybox"))
+        .arg("--cache")
+        .arg(root().join("target/cache")))?;
+    run(Command::new(&tool)
+        .arg("pause")
+        .arg("--binary")
+        .arg(&pause)
+        .arg("--out")
+        .arg(images.join("pause")))
+}
+
+/// Build everything the end-to-end tests drive, then run the `tests` crate.
+pub fn e2e(filter: &[String]) -> Result {
+    setup()?;
+    run(cargo().args(["build", "--workspace", "--bins"]))?;
+    images()?;
+    run(cargo()
+        .args(["test", "-p", "tests", "--"])
+        .args(filter)
+        .env("PODCTL_TARGET_DIR", root().join("target/debug")))
+}
+
+/// Everything CI runs: formatting, clippy, unit tests and the end-to-end tests.
+pub fn test_all() -> Result {
+    setup()?;
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args(["fmt", "--manifest-path", "pause/Cargo.toml", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo()
+        .args([
+            "clippy",
+            "--release",
+            "--manifest-path",
+            "pause/Cargo.toml",
+            "--target-dir",
+        ])
+        .arg(root().join("target/pause"))
+        .args(["--", "-D", "warnings"]))?;
+    run(cargo().args(["test", "--workspace", "--exclude", "tests"]))?;
+    e2e(&[])
+}
+
+/// The main job: build pause and the images, then run the two-container example pod.
+pub fn demo() -> Result {
+    setup()?;
+    run(cargo().args(["build", "--workspace", "--bins"]))?;
+    images()?;
+    eprintln!(
+        "demo: pause and the images are built (target/images). The pod runtime is not \
+         implemented yet, so the demo stops here instead of running examples/two-containers-pod.yml."
+    );
+    Ok(())
+}
