@@ -1,3 +1,9 @@
-//! The pod runtime library: the local OCI image store today; pod specs, the
-//! pause sandbox, containers, volumes, cgroups and the per-pod supervisor
-//! as the runtime grows (see docs/ARCHITECTURE.md).
+//! The pod runtime library.
+//!
+//! Built so far: [`image`], the local OCI image store (import, verify,
+//! unpack layers once, overlay root filesystems). Pod specs, the pause
+//! sandbox, containers, cgroups and the per-pod supervisor come next (see
+//! docs/ARCHITECTURE.md).
+
+pub mod fsutil;
+pub mod image;
