@@ -7,3 +7,4 @@
 
 pub mod fsutil;
 pub mod image;
+pub mod spec;

@@ -1,0 +1,138 @@
+//! Pod specs: read from Kubernetes YAML (`Pod`, and the pod template of `Job`,
+//! `Deployment`, `ReplicaSet`, `DaemonSet`, `StatefulSet`) or podctl's TOML,
+//! checked with Kubernetes' types (`k8s-openapi`) and rules, and turned into
+//! the one model podcore runs ([`PodSpec`]). Pure: no I/O.
+//!
+//! Unknown fields are warnings with their path; fields this project does not
+//! support are errors naming the field; syntax errors carry line and column.
+
+mod convert;
+mod model;
+pub mod quantity;
+mod toml_format;
+
+pub use model::*;
+
+/// One pod read from a manifest.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub pod: PodSpec,
+    /// Fields ignored, with their path (unknown, or without meaning on one host).
+    pub warnings: Vec<String>,
+    /// Things the user should know (e.g. "a Job: one pod is run from its template").
+    pub notes: Vec<String>,
+}
+
+/// The manifest's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Yaml,
+    Toml,
+}
+
+impl Format {
+    /// TOML for `.toml` files, YAML otherwise (JSON is YAML).
+    pub fn from_path(path: &std::path::Path) -> Self {
+        if path.extension().is_some_and(|e| e == "toml") {
+            Self::Toml
+        } else {
+            Self::Yaml
+        }
+    }
+}
+
+/// A field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Like `spec.containers[1].image`.
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Why a manifest was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("syntax error at line {line}, column {column}: {message}")]
+    Syntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    #[error("the manifest holds no pod")]
+    Empty,
+}
+
+impl SpecError {
+    pub(crate) fn field(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid(vec![FieldError {
+            path: path.into(),
+            message: message.into(),
+        }])
+    }
+}
+
+/// Read every pod of a manifest.
+pub fn parse(text: &str, format: Format) -> Result<Vec<Parsed>, SpecError> {
+    let documents = match format {
+        Format::Yaml => yaml_documents(text)?,
+        Format::Toml => vec![toml_format::to_pod_document(text)?],
+    };
+    let mut pods = Vec::new();
+    for (index, document) in documents.into_iter().enumerate() {
+        let prefix = if index == 0 {
+            String::new()
+        } else {
+            format!("document {}: ", index + 1)
+        };
+        let parsed = convert::from_document(document).map_err(|e| match e {
+            SpecError::Invalid(errors) if !prefix.is_empty() => SpecError::Invalid(
+                errors
+                    .into_iter()
+                    .map(|f| FieldError {
+                        path: format!("{prefix}{}", f.path),
+                        message: f.message,
+                    })
+                    .collect(),
+            ),
+            other => other,
+        })?;
+        pods.push(parsed);
+    }
+    if pods.is_empty() {
+        return Err(SpecError::Empty);
+    }
+    Ok(pods)
+}
+
+fn yaml_documents(text: &str) -> Result<Vec<serde_json::Value>, SpecError> {
+    use serde::Deserialize;
+    let mut out = Vec::new();
+    for document in serde_yaml_ng::Deserializer::from_str(text) {
+        let value = serde_json::Value::deserialize(document).map_err(|e| {
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((0, 0));
+            SpecError::Syntax {
+                line,
+                column,
+                message: e.to_string(),
+            }
+        })?;
+        if !value.is_null() {
+            out.push(value);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

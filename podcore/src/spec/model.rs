@@ -1,0 +1,181 @@
+//! The pod as podcore runs it: defaulted, validated, independent of the
+//! manifest format it came from. Stored as the pod record's `spec`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The pod's `restartPolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestartPolicy {
+    Always,
+    OnFailure,
+    Never,
+}
+
+impl RestartPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "Always",
+            Self::OnFailure => "OnFailure",
+            Self::Never => "Never",
+        }
+    }
+}
+
+/// A validated pod.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PodSpec {
+    pub name: String,
+    pub namespace: String,
+    pub labels: BTreeMap<String, String>,
+    /// The manifest's kind (`Pod`, `Job`, `Deployment`, ...).
+    pub source_kind: String,
+    pub restart_policy: RestartPolicy,
+    pub share_process_namespace: bool,
+    /// The pod's hostname: `spec.hostname`, else the name cut to 63 characters.
+    pub hostname: String,
+    pub host_aliases: Vec<HostAlias>,
+    pub host_network: bool,
+    pub host_ipc: bool,
+    pub host_pid: bool,
+    pub termination_grace_period_seconds: u64,
+    pub init_containers: Vec<Container>,
+    pub containers: Vec<Container>,
+    pub volumes: Vec<Volume>,
+    /// The manifest's pod spec as given, for `get -o yaml` and `describe`.
+    pub original: serde_json::Value,
+}
+
+/// One `hostAliases` entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostAlias {
+    pub ip: String,
+    pub hostnames: Vec<String>,
+}
+
+/// A container (init, sidecar or app).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Container {
+    pub name: String,
+    pub image: String,
+    pub image_pull_policy: String,
+    pub command: Option<Vec<String>>,
+    pub args: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+    pub working_dir: Option<String>,
+    pub volume_mounts: Vec<VolumeMount>,
+    pub resources: Resources,
+    pub security: SecurityContext,
+    /// `Some(Always)` on an init container makes it a sidecar.
+    pub restart_policy: Option<RestartPolicy>,
+    /// `lifecycle.preStop.exec.command`.
+    pub pre_stop: Option<Vec<String>>,
+}
+
+impl Container {
+    /// An init container that keeps running beside the app containers.
+    pub fn is_sidecar(&self) -> bool {
+        self.restart_policy == Some(RestartPolicy::Always)
+    }
+}
+
+/// A `volumeMounts` entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VolumeMount {
+    pub name: String,
+    pub mount_path: String,
+    pub read_only: bool,
+    pub sub_path: Option<String>,
+}
+
+/// Requests and limits: CPU in milli-CPU, memory in bytes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Resources {
+    pub cpu_request: Option<u64>,
+    pub cpu_limit: Option<u64>,
+    pub memory_request: Option<u64>,
+    pub memory_limit: Option<u64>,
+}
+
+/// The effective security settings (pod-level merged under container-level).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SecurityContext {
+    pub privileged: bool,
+    pub allow_privilege_escalation: Option<bool>,
+    pub read_only_root_filesystem: bool,
+    pub run_as_user: Option<u32>,
+    pub run_as_group: Option<u32>,
+    pub run_as_non_root: bool,
+    pub capabilities_add: Vec<String>,
+    pub capabilities_drop: Vec<String>,
+}
+
+/// A pod volume.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Volume {
+    pub name: String,
+    pub source: VolumeSource,
+}
+
+/// Where a volume's content lives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum VolumeSource {
+    /// A folder in the pod's folder, or a tmpfs when `memory`.
+    EmptyDir {
+        memory: bool,
+        size_limit: Option<u64>,
+    },
+    /// A host path (refused unless allowed).
+    HostPath { path: String },
+}
+
+/// The pod's QoS class, by the kubelet's rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QosClass {
+    Guaranteed,
+    Burstable,
+    BestEffort,
+}
+
+impl QosClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Guaranteed => "Guaranteed",
+            Self::Burstable => "Burstable",
+            Self::BestEffort => "BestEffort",
+        }
+    }
+}
+
+impl PodSpec {
+    /// Guaranteed when every container has CPU and memory limits equal to its
+    /// requests; BestEffort when no container sets anything; else Burstable.
+    pub fn qos_class(&self) -> QosClass {
+        let all: Vec<&Container> = self
+            .init_containers
+            .iter()
+            .chain(&self.containers)
+            .collect();
+        if all.iter().all(|c| c.resources == Resources::default()) {
+            return QosClass::BestEffort;
+        }
+        let guaranteed = all.iter().all(|c| {
+            let r = &c.resources;
+            r.cpu_limit.is_some()
+                && r.memory_limit.is_some()
+                && r.cpu_request == r.cpu_limit
+                && r.memory_request == r.memory_limit
+        });
+        if guaranteed {
+            QosClass::Guaranteed
+        } else {
+            QosClass::Burstable
+        }
+    }
+
+    /// Every container: init containers first, in order, then app containers.
+    pub fn all_containers(&self) -> impl Iterator<Item = &Container> {
+        self.init_containers.iter().chain(&self.containers)
+    }
+}

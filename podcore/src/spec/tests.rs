@@ -1,0 +1,213 @@
+//! Spec parsing and validation against Kubernetes' rules.
+
+use super::*;
+
+fn one(text: &str) -> Parsed {
+    let mut pods = parse(text, Format::Yaml).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(pods.len(), 1);
+    pods.remove(0)
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match parse(text, Format::Yaml) {
+        Err(SpecError::Invalid(errors)) => errors.iter().map(|e| e.to_string()).collect(),
+        other => panic!("expected field errors, got {other:?}"),
+    }
+}
+
+const JOB: &str = r#"
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: two-containers-pod
+spec:
+  template:
+    spec:
+      containers:
+        - name: hello
+          image: busybox
+          command: ['sh', '-c', 'echo "first container" && sleep 3600']
+        - name: hello2
+          image: busybox
+          command: ['sh', '-c', 'echo "second container" && sleep 3600']
+      restartPolicy: OnFailure
+"#;
+
+#[test]
+fn a_job_runs_its_template_as_one_pod() {
+    let parsed = one(JOB);
+    let pod = parsed.pod;
+    assert_eq!(pod.name, "two-containers-pod");
+    assert_eq!(pod.namespace, "default");
+    assert_eq!(pod.source_kind, "Job");
+    assert_eq!(pod.restart_policy, RestartPolicy::OnFailure);
+    assert_eq!(pod.hostname, "two-containers-pod");
+    assert_eq!(pod.containers.len(), 2);
+    assert_eq!(pod.containers[1].command.as_ref().unwrap()[0], "sh");
+    assert_eq!(pod.termination_grace_period_seconds, 30);
+    assert_eq!(pod.qos_class(), QosClass::BestEffort);
+    assert!(parsed.notes[0].contains("a Job"), "{:?}", parsed.notes);
+}
+
+#[test]
+fn multi_document_yaml_reads_each_pod() {
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: busybox}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b}\nspec: {containers: [{name: c, image: busybox}]}\n";
+    let pods = parse(text, Format::Yaml).unwrap();
+    assert_eq!(
+        pods.iter().map(|p| p.pod.name.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+}
+
+#[test]
+fn unknown_fields_are_warnings_with_their_path() {
+    let parsed = one(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    colour: blue\n",
+    );
+    assert_eq!(
+        parsed.warnings,
+        ["spec.containers[0].colour: unknown field, ignored"]
+    );
+}
+
+#[test]
+fn errors_name_the_field_path() {
+    let text = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: Bad_Name}
+spec:
+  restartPolicy: Sometimes
+  containers:
+  - name: a
+    image: busybox
+    volumeMounts: [{name: nowhere, mountPath: /data}]
+  - name: a
+  - name: c
+    image: busybox
+    resources: {limits: {memory: "-64Mi"}}
+"#;
+    let errors = errors(text);
+    let has = |needle: &str| {
+        assert!(
+            errors.iter().any(|e| e.starts_with(needle)),
+            "no {needle:?} in {errors:#?}"
+        )
+    };
+    has("metadata.name: \"Bad_Name\"");
+    has("spec.restartPolicy: \"Sometimes\"");
+    has("spec.containers[0].volumeMounts[0].name: \"nowhere\" is not a volume");
+    has("spec.containers[1].name: \"a\" is used by another container");
+    has("spec.containers[1].image: required");
+    has("spec.containers[2].resources.limits.memory: \"-64Mi\" is negative");
+}
+
+#[test]
+fn unsupported_fields_are_errors_not_ignored() {
+    let errors = errors(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  dnsConfig: {}\n  containers:\n  - name: c\n    image: busybox\n    livenessProbe: {exec: {command: [echo]}}\n",
+    );
+    assert!(
+        errors.contains(&"spec.dnsConfig: not supported by podctl yet: remove it".to_string()),
+        "{errors:?}"
+    );
+    assert!(
+        errors.contains(
+            &"spec.containers[0].livenessProbe: not supported by podctl yet: remove it".to_string()
+        ),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn wrong_types_name_the_path() {
+    let errors = errors(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: echo\n",
+    );
+    assert!(
+        errors[0].starts_with("spec.containers[0].command: invalid type"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_job_must_not_restart_always() {
+    let errors = errors(&JOB.replace("OnFailure", "Always"));
+    assert!(
+        errors[0].starts_with(
+            "spec.template.spec.restartPolicy: a Job's pod must use OnFailure or Never"
+        ),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn syntax_errors_give_line_and_column() {
+    match parse(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [unclosed\n",
+        Format::Yaml,
+    ) {
+        Err(SpecError::Syntax { line, .. }) => assert!(line >= 4, "line {line}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn podctl_toml_is_the_same_pod() {
+    let text = r#"
+name = "two-containers"
+restart_policy = "OnFailure"
+share_process_namespace = false
+
+[[containers]]
+name = "hello"
+image = "busybox"
+command = ["sh", "-c", "echo first container && sleep 3600"]
+
+[[containers]]
+name = "hello2"
+image = "busybox"
+command = ["sh", "-c", "echo second container && sleep 3600"]
+"#;
+    let pods = parse(text, Format::Toml).unwrap();
+    let pod = &pods[0].pod;
+    assert_eq!(pod.name, "two-containers");
+    assert_eq!(pod.restart_policy, RestartPolicy::OnFailure);
+    assert_eq!(pod.containers.len(), 2);
+    assert_eq!(pod.source_kind, "Pod");
+}
+
+#[test]
+fn qos_classes_follow_the_kubelet() {
+    let pod = |resources: &str| {
+        one(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: a}}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    resources: {resources}\n")).pod
+    };
+    assert_eq!(
+        pod("{limits: {cpu: 500m, memory: 64Mi}}").qos_class(),
+        QosClass::Guaranteed
+    );
+    assert_eq!(
+        pod("{requests: {cpu: 100m}}").qos_class(),
+        QosClass::Burstable
+    );
+    assert_eq!(pod("{}").qos_class(), QosClass::BestEffort);
+    let guaranteed = pod("{limits: {cpu: 500m, memory: 64Mi}}");
+    assert_eq!(guaranteed.containers[0].resources.cpu_request, Some(500));
+    assert_eq!(
+        guaranteed.containers[0].resources.memory_request,
+        Some(64 << 20)
+    );
+}
+
+#[test]
+fn sidecars_are_init_containers_that_restart_always() {
+    let pod = one("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  initContainers:\n  - {name: side, image: busybox, restartPolicy: Always}\n  containers:\n  - {name: c, image: busybox}\n").pod;
+    assert!(pod.init_containers[0].is_sidecar());
+    let errors = errors(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - {name: c, image: busybox, restartPolicy: Always}\n",
+    );
+    assert!(
+        errors[0].starts_with("spec.containers[0].restartPolicy"),
+        "{errors:?}"
+    );
+}
