@@ -5,6 +5,12 @@
 //! sandbox, containers, cgroups and the per-pod supervisor come next (see
 //! docs/ARCHITECTURE.md).
 
+pub mod cgroups;
+pub mod container;
 pub mod fsutil;
 pub mod image;
+pub mod logs;
+pub mod pod;
+pub mod sandbox;
 pub mod spec;
+pub mod status;

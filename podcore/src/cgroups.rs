@@ -1,0 +1,176 @@
+//! Cgroups: where a pod's containers go and what limits they get, by the
+//! kubelet's arithmetic; and removing a pod's cgroups on v1 and v2 hosts.
+
+use std::path::{Path, PathBuf};
+
+use crate::spec::{QosClass, Resources};
+
+/// The CFS period every quota is expressed in (100 ms).
+pub const CFS_PERIOD_US: u64 = 100_000;
+/// The fewest CPU shares a cgroup gets (BestEffort, and pause).
+pub const MIN_SHARES: u64 = 2;
+/// Default pids limit per container, so a fork bomb stays in its container.
+pub const DEFAULT_PIDS_LIMIT: i64 = 4096;
+
+/// The pod's cgroup, relative to each hierarchy's root: `podctl/<qos>/pod<uid>`
+/// (`podctl/pod<uid>` for Guaranteed, as the kubelet's `kubepods/pod<uid>`).
+pub fn pod_cgroup(qos: QosClass, uid: &str) -> String {
+    match qos {
+        QosClass::Guaranteed => format!("podctl/pod{uid}"),
+        QosClass::Burstable => format!("podctl/burstable/pod{uid}"),
+        QosClass::BestEffort => format!("podctl/besteffort/pod{uid}"),
+    }
+}
+
+/// Limits for a container's cgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub cpu_shares: u64,
+    pub cpu_quota: Option<i64>,
+    pub memory_limit: Option<i64>,
+    pub pids_limit: i64,
+}
+
+/// The kubelet's mapping: shares = request milli-CPU x 1024 / 1000 (at least 2),
+/// quota = limit milli-CPU x period / 1000, memory limit = the memory limit.
+pub fn limits(resources: &Resources) -> Limits {
+    let cpu_shares = resources
+        .cpu_request
+        .map_or(MIN_SHARES, |m| (m * 1024 / 1000).max(MIN_SHARES));
+    let cpu_quota = resources
+        .cpu_limit
+        .map(|m| ((m * CFS_PERIOD_US / 1000) as i64).max(1000));
+    Limits {
+        cpu_shares,
+        cpu_quota,
+        memory_limit: resources.memory_limit.map(|b| b as i64),
+        pids_limit: DEFAULT_PIDS_LIMIT,
+    }
+}
+
+/// The kubelet's `oom_score_adj` for a container of a pod of `qos`.
+pub fn oom_score_adj(qos: QosClass, memory_request: Option<u64>, memory_capacity: u64) -> i32 {
+    match qos {
+        QosClass::Guaranteed => -997,
+        QosClass::BestEffort => 1000,
+        QosClass::Burstable => {
+            let request = memory_request.unwrap_or(0) as u128;
+            let adj = 1000 - (1000 * request / memory_capacity.max(1) as u128) as i64;
+            adj.clamp(2, 999) as i32
+        }
+    }
+}
+
+/// Every mounted cgroup hierarchy: v1 controllers' folders, or the one v2 root.
+pub fn hierarchies() -> Vec<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (_, target, kind) = (fields.next()?, fields.next()?, fields.next()?);
+            matches!(kind, "cgroup" | "cgroup2").then(|| PathBuf::from(target))
+        })
+        .collect()
+}
+
+/// Remove the pod's cgroup folders (deepest first) in every hierarchy, and
+/// the QoS parents when they are left empty. Processes must be gone.
+pub fn remove_pod_cgroups(uid: &str) {
+    let suffix = format!("pod{uid}");
+    for hierarchy in hierarchies() {
+        for parent in ["podctl", "podctl/burstable", "podctl/besteffort"] {
+            let dir = hierarchy.join(parent).join(&suffix);
+            if dir.exists() {
+                remove_tree(&dir);
+            }
+        }
+    }
+}
+
+fn remove_tree(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_tree(&entry.path());
+        }
+    }
+    if let Err(e) = std::fs::remove_dir(dir) {
+        tracing::warn!(path = %dir.display(), error = %e, "cannot remove cgroup");
+    }
+}
+
+/// The cgroup folder of a container in the memory (v1) or unified (v2) hierarchy.
+pub fn memory_cgroup_dir(cgroup: &str) -> Option<PathBuf> {
+    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers");
+    if v2.exists() {
+        return Some(Path::new("/sys/fs/cgroup").join(cgroup));
+    }
+    let v1 = Path::new("/sys/fs/cgroup/memory").join(cgroup);
+    Some(v1)
+}
+
+/// How many times the kernel's OOM killer acted in a cgroup, when it says.
+pub fn oom_kills(cgroup: &str) -> Option<u64> {
+    let dir = memory_cgroup_dir(cgroup)?;
+    for (file, key) in [
+        ("memory.events", "oom_kill"),
+        ("memory.oom_control", "oom_kill"),
+    ] {
+        if let Ok(text) = std::fs::read_to_string(dir.join(file)) {
+            if let Some(value) = text
+                .lines()
+                .find_map(|l| l.strip_prefix(key).map(|v| v.trim().parse().ok()))
+            {
+                return value;
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubelet_arithmetic() {
+        let r = Resources {
+            cpu_request: Some(250),
+            cpu_limit: Some(500),
+            memory_request: None,
+            memory_limit: Some(64 << 20),
+        };
+        assert_eq!(
+            limits(&r),
+            Limits {
+                cpu_shares: 256,
+                cpu_quota: Some(50_000),
+                memory_limit: Some(64 << 20),
+                pids_limit: 4096
+            }
+        );
+        let none = limits(&Resources::default());
+        assert_eq!(
+            (none.cpu_shares, none.cpu_quota, none.memory_limit),
+            (2, None, None)
+        );
+        let tiny = Resources {
+            cpu_request: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(limits(&tiny).cpu_shares, 2);
+    }
+
+    #[test]
+    fn qos_parents_and_oom_scores() {
+        assert_eq!(pod_cgroup(QosClass::Guaranteed, "u"), "podctl/podu");
+        assert_eq!(
+            pod_cgroup(QosClass::BestEffort, "u"),
+            "podctl/besteffort/podu"
+        );
+        assert_eq!(oom_score_adj(QosClass::Guaranteed, None, 1), -997);
+        assert_eq!(oom_score_adj(QosClass::BestEffort, None, 1), 1000);
+        assert_eq!(oom_score_adj(QosClass::Burstable, Some(512), 1024), 500);
+        assert_eq!(oom_score_adj(QosClass::Burstable, Some(2048), 1024), 2);
+    }
+}

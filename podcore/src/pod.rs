@@ -1,0 +1,254 @@
+//! A pod on disk: its folder, its record (what to run) and its status (what
+//! is running), both written atomically so that every reader sees a whole file.
+//!
+//! ```text
+//! <root>/pods/<uid>/pod.json       the record: spec, resolved images, options
+//! <root>/pods/<uid>/status.json    the status, rewritten on every change
+//! <root>/pods/<uid>/supervisor.pid the supervisor's pid
+//! <root>/pods/<uid>/etc/           hosts, hostname, resolv.conf
+//! <root>/pods/<uid>/shm/           the pod's /dev/shm (a tmpfs)
+//! <root>/pods/<uid>/volumes/NAME/  emptyDir volumes
+//! <root>/pods/<uid>/containers/NAME/{bundle,rootfs,upper,work}
+//! <root>/pods/<uid>/logs/NAME/<restart>.log
+//! <root>/pods/by-name/<namespace>_<name> -> ../<uid>   (one pod per name)
+//! <root>/run/<container id>/        libcontainer's state
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::spec::PodSpec;
+
+/// Errors reading or writing pod records.
+#[derive(Debug, thiserror::Error)]
+pub enum PodError {
+    #[error("{context} {path}: {source}")]
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("pod {name:?} not found{}", if .existing.is_empty() { String::new() } else { format!(" (pods: {})", .existing.join(", ")) })]
+    NotFound { name: String, existing: Vec<String> },
+    #[error(
+        "pod {name:?} already exists in namespace {namespace:?}: delete it first or pick another name"
+    )]
+    Exists { namespace: String, name: String },
+    #[error("{what}: {source}")]
+    Json {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+pub(crate) fn io<'a>(
+    context: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> PodError + 'a {
+    move |source| PodError::Io {
+        context,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The folders and files of one pod.
+#[derive(Debug, Clone)]
+pub struct PodPaths {
+    pub root: PathBuf,
+    pub dir: PathBuf,
+    pub uid: String,
+}
+
+impl PodPaths {
+    pub fn new(root: &Path, uid: &str) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            dir: root.join("pods").join(uid),
+            uid: uid.to_string(),
+        }
+    }
+    pub fn record(&self) -> PathBuf {
+        self.dir.join("pod.json")
+    }
+    pub fn status(&self) -> PathBuf {
+        self.dir.join("status.json")
+    }
+    pub fn stop_request(&self) -> PathBuf {
+        self.dir.join("stop.json")
+    }
+    pub fn supervisor_pid(&self) -> PathBuf {
+        self.dir.join("supervisor.pid")
+    }
+    pub fn etc(&self) -> PathBuf {
+        self.dir.join("etc")
+    }
+    pub fn shm(&self) -> PathBuf {
+        self.dir.join("shm")
+    }
+    pub fn volume(&self, name: &str) -> PathBuf {
+        self.dir.join("volumes").join(name)
+    }
+    pub fn container(&self, name: &str) -> PathBuf {
+        self.dir.join("containers").join(name)
+    }
+    pub fn logs(&self, name: &str) -> PathBuf {
+        self.dir.join("logs").join(name)
+    }
+    pub fn log_file(&self, name: &str, restart: u32) -> PathBuf {
+        self.logs(name).join(format!("{restart}.log"))
+    }
+    /// libcontainer's state root for every container of every pod.
+    pub fn run_dir(root: &Path) -> PathBuf {
+        root.join("run")
+    }
+    /// The libcontainer id of a container of this pod (`pause` for the sandbox).
+    pub fn container_id(&self, name: &str) -> String {
+        format!("{}-{name}", self.uid)
+    }
+    pub fn name_link(root: &Path, namespace: &str, name: &str) -> PathBuf {
+        root.join("pods/by-name")
+            .join(format!("{namespace}_{name}"))
+    }
+}
+
+/// What an image gives a container: its layers and its run defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResolvedImage {
+    pub reference: String,
+    pub digest: String,
+    /// Unpacked layer folders, bottom first.
+    pub layers: Vec<PathBuf>,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    pub user: String,
+    pub stop_signal: Option<String>,
+}
+
+/// How a pod was asked to run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunOptions {
+    /// Back-off: first delay and cap, in milliseconds.
+    pub backoff_initial_ms: u64,
+    pub backoff_cap_ms: u64,
+    pub allow_host_paths: bool,
+    pub allow_privileged: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            backoff_initial_ms: 10_000,
+            backoff_cap_ms: 300_000,
+            allow_host_paths: false,
+            allow_privileged: false,
+        }
+    }
+}
+
+/// What to run: written once by `podctl run`, read by the supervisor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PodRecord {
+    pub uid: String,
+    pub created: DateTime<Utc>,
+    pub spec: PodSpec,
+    /// Per container name.
+    pub images: std::collections::BTreeMap<String, ResolvedImage>,
+    pub pause: ResolvedImage,
+    pub options: RunOptions,
+}
+
+/// Write a JSON file atomically.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), PodError> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|source| PodError::Json {
+        what: format!("encode {}", path.display()),
+        source,
+    })?;
+    crate::fsutil::write_atomic(path, &bytes).map_err(io("write", path))
+}
+
+/// Read a JSON file.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, PodError> {
+    let bytes = std::fs::read(path).map_err(io("read", path))?;
+    serde_json::from_slice(&bytes).map_err(|source| PodError::Json {
+        what: format!("parse {}", path.display()),
+        source,
+    })
+}
+
+/// Reserve `namespace/name` for the pod `uid`: exactly one of several
+/// concurrent callers wins (the name link is created atomically).
+pub fn claim_name(root: &Path, namespace: &str, name: &str, uid: &str) -> Result<(), PodError> {
+    let link = PodPaths::name_link(root, namespace, name);
+    let dir = link.parent().expect("name links live in a folder");
+    std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+    match std::os::unix::fs::symlink(format!("../{uid}"), &link) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(PodError::Exists {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }),
+        Err(e) => Err(io("create", &link)(e)),
+    }
+}
+
+/// Release a name claimed by [`claim_name`] if it still points at `uid`.
+pub fn release_name(root: &Path, namespace: &str, name: &str, uid: &str) {
+    let link = PodPaths::name_link(root, namespace, name);
+    if std::fs::read_link(&link).is_ok_and(|t| t.ends_with(uid)) {
+        let _ = std::fs::remove_file(&link);
+    }
+}
+
+/// A pod found on disk.
+#[derive(Debug, Clone)]
+pub struct PodEntry {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+}
+
+/// Every pod of the root, by name.
+pub fn list(root: &Path) -> Vec<PodEntry> {
+    let dir = root.join("pods/by-name");
+    let mut out: Vec<PodEntry> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            let (namespace, name) = file_name.split_once('_')?;
+            let target = std::fs::read_link(entry.path()).ok()?;
+            let uid = target.file_name()?.to_string_lossy().into_owned();
+            Some(PodEntry {
+                namespace: namespace.into(),
+                name: name.into(),
+                uid,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    out
+}
+
+/// Find a pod by name in `namespace`.
+pub fn find(root: &Path, namespace: &str, name: &str) -> Result<PodEntry, PodError> {
+    let pods = list(root);
+    pods.iter()
+        .find(|p| p.namespace == namespace && p.name == name)
+        .cloned()
+        .ok_or_else(|| PodError::NotFound {
+            name: name.to_string(),
+            existing: pods
+                .iter()
+                .filter(|p| p.namespace == namespace)
+                .map(|p| p.name.clone())
+                .collect(),
+        })
+}

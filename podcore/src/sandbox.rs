@@ -1,0 +1,175 @@
+//! The pod sandbox: its folder, the files every container shares
+//! (`/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`), the pod's `/dev/shm`,
+//! emptyDir volumes, loopback in the pod's network namespace, and teardown.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sched::{CloneFlags, setns};
+
+use crate::pod::{PodError, PodPaths, io};
+use crate::spec::{PodSpec, VolumeSource};
+
+/// The kubelet's `/etc/hosts` for a pod.
+pub fn hosts_file(pod: &PodSpec, pod_ip: Option<&str>) -> String {
+    let mut out = String::from(
+        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
+         fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",
+    );
+    // Without a pod network the pod's own name resolves to a loopback address.
+    out.push_str(&format!(
+        "{}\t{}\n",
+        pod_ip.unwrap_or("127.0.1.1"),
+        pod.hostname
+    ));
+    if !pod.host_aliases.is_empty() {
+        out.push_str("\n# Entries added by HostAliases.\n");
+        for alias in &pod.host_aliases {
+            out.push_str(&format!("{}\t{}\n", alias.ip, alias.hostnames.join("\t")));
+        }
+    }
+    out
+}
+
+/// Create the pod's shared files, `/dev/shm` and volumes.
+pub fn prepare(pod: &PodSpec, paths: &PodPaths) -> Result<(), PodError> {
+    let etc = paths.etc();
+    std::fs::create_dir_all(&etc).map_err(io("create", &etc))?;
+    write(&etc.join("hosts"), &hosts_file(pod, None))?;
+    write(&etc.join("hostname"), &format!("{}\n", pod.hostname))?;
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    write(&etc.join("resolv.conf"), &resolv)?;
+
+    if !pod.host_ipc {
+        let shm = paths.shm();
+        std::fs::create_dir_all(&shm).map_err(io("create", &shm))?;
+        mount(
+            Some("shm"),
+            &shm,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some("mode=1777,size=64m"),
+        )
+        .map_err(|e| io("mount /dev/shm tmpfs at", &shm)(e.into()))?;
+    }
+    for volume in &pod.volumes {
+        if let VolumeSource::EmptyDir { memory, size_limit } = &volume.source {
+            let dir = paths.volume(&volume.name);
+            std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+            if *memory {
+                let options = match size_limit {
+                    Some(bytes) => format!("mode=0777,size={bytes}"),
+                    None => "mode=0777".to_string(),
+                };
+                mount(
+                    Some("tmpfs"),
+                    &dir,
+                    Some("tmpfs"),
+                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                    Some(options.as_str()),
+                )
+                .map_err(|e| io("mount emptyDir tmpfs at", &dir)(e.into()))?;
+            } else {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))
+                    .map_err(io("chmod", &dir))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> Result<(), PodError> {
+    std::fs::write(path, text).map_err(io("write", path))
+}
+
+/// Bring `lo` up in the network namespace of `pid` (a fresh namespace has it down).
+pub fn loopback_up(pid: i32) -> std::io::Result<()> {
+    let own = File::open("/proc/self/ns/net")?;
+    let target = File::open(format!("/proc/{pid}/ns/net"))?;
+    setns(&target, CloneFlags::CLONE_NEWNET)?;
+    let result = set_up("lo");
+    setns(&own, CloneFlags::CLONE_NEWNET)?;
+    result
+}
+
+fn set_up(interface: &str) -> std::io::Result<()> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
+    let socket = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    // SAFETY: `ifreq` is plain data; zeroed is a valid value.
+    let mut request: nix::libc::ifreq = unsafe { std::mem::zeroed() };
+    for (slot, byte) in request.ifr_name.iter_mut().zip(interface.bytes()) {
+        *slot = byte as nix::libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads the named interface's flags into `request`, which outlives the call.
+    if unsafe { nix::libc::ioctl(socket.as_raw_fd(), nix::libc::SIOCGIFFLAGS, &mut request) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the union member written by SIOCGIFFLAGS is `ifru_flags`.
+    unsafe { request.ifr_ifru.ifru_flags |= nix::libc::IFF_UP as i16 };
+    // SAFETY: SIOCSIFFLAGS reads `request`, which outlives the call.
+    if unsafe { nix::libc::ioctl(socket.as_raw_fd(), nix::libc::SIOCSIFFLAGS, &request) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Every mount point at or below `dir`, deepest first.
+pub fn mounts_below(dir: &Path) -> Vec<std::path::PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut found: Vec<std::path::PathBuf> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .map(unescape)
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    found.dedup();
+    found
+}
+
+fn unescape(field: &str) -> String {
+    field
+        .replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
+}
+
+/// Undo everything of a pod but its containers: mounts below its folder, its
+/// cgroups, its folder and its name. Safe to run twice and after a crash.
+pub fn teardown(paths: &PodPaths, namespace: &str, name: &str, keep_folder: bool) {
+    for target in mounts_below(&paths.dir) {
+        if let Err(e) = umount2(&target, MntFlags::MNT_DETACH) {
+            tracing::warn!(path = %target.display(), error = %e, "unmount");
+        }
+    }
+    crate::cgroups::remove_pod_cgroups(&paths.uid);
+    if !keep_folder {
+        let _ = std::fs::remove_dir_all(&paths.dir);
+        crate::pod::release_name(&paths.root, namespace, name, &paths.uid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hosts_file_in_the_kubelets_format() {
+        let parsed = crate::spec::parse(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  hostAliases: [{ip: 10.1.2.3, hostnames: [foo.local, bar.local]}]\n  containers: [{name: c, image: busybox}]\n",
+            crate::spec::Format::Yaml,
+        )
+        .unwrap();
+        let hosts = super::hosts_file(&parsed[0].pod, Some("10.0.0.5"));
+        assert!(hosts.starts_with("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"));
+        assert!(hosts.contains("fe00::2\tip6-allrouters\n10.0.0.5\tweb\n\n# Entries added by HostAliases.\n10.1.2.3\tfoo.local\tbar.local\n"), "{hosts}");
+    }
+}

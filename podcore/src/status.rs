@@ -1,0 +1,274 @@
+//! Pod and container status, in Kubernetes' terms, and the kubelet's rules
+//! that derive the pod's phase from its containers (pure functions).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::spec::RestartPolicy;
+
+/// The pod's phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Unknown,
+}
+
+impl Phase {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Running => "Running",
+            Self::Succeeded => "Succeeded",
+            Self::Failed => "Failed",
+            Self::Unknown => "Unknown",
+        }
+    }
+}
+
+/// A finished run of a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Terminated {
+    pub exit_code: i32,
+    pub signal: Option<i32>,
+    /// Completed, Error, OOMKilled or StartError.
+    pub reason: String,
+    pub message: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// A container's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContainerState {
+    Waiting {
+        reason: String,
+        message: Option<String>,
+    },
+    Running {
+        started_at: DateTime<Utc>,
+    },
+    Terminated(Terminated),
+}
+
+/// One container's status.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerStatus {
+    pub name: String,
+    pub image: String,
+    pub image_id: String,
+    /// libcontainer's id.
+    pub container_id: String,
+    pub state: ContainerState,
+    pub last_state: Option<Terminated>,
+    pub restart_count: u32,
+    pub pid: Option<i32>,
+    pub ready: bool,
+    pub started: bool,
+}
+
+/// A condition with the time it last changed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Condition {
+    pub kind: String,
+    pub status: bool,
+    pub last_transition_time: DateTime<Utc>,
+}
+
+/// Something that happened to the pod (`podctl describe` shows them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Event {
+    pub time: DateTime<Utc>,
+    /// Normal or Warning.
+    pub kind: String,
+    pub reason: String,
+    pub message: String,
+}
+
+/// The sandbox: the pause container and its namespaces.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SandboxStatus {
+    pub pause_pid: Option<i32>,
+    pub container_id: String,
+    /// How often the sandbox was recreated after pause died.
+    pub restarts: u32,
+}
+
+/// Everything `podctl get/describe` shows of a pod.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PodStatus {
+    pub phase: Phase,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub pod_ip: Option<String>,
+    pub qos_class: String,
+    pub terminating: bool,
+    pub conditions: Vec<Condition>,
+    pub sandbox: SandboxStatus,
+    pub init_containers: Vec<ContainerStatus>,
+    pub containers: Vec<ContainerStatus>,
+    pub events: Vec<Event>,
+}
+
+/// The kubelet's phase rule (`getPhase`), over the facts it reads.
+///
+/// `init_failed_never`: an init container failed under `restartPolicy: Never`.
+/// `initializing`: init containers are still pending and no app container started.
+pub fn pod_phase(
+    policy: RestartPolicy,
+    init_failed_never: bool,
+    initializing: bool,
+    apps: &[ContainerState],
+) -> Phase {
+    if init_failed_never {
+        return Phase::Failed;
+    }
+    let waiting = apps
+        .iter()
+        .filter(|s| matches!(s, ContainerState::Waiting { .. }))
+        .count();
+    let running = apps
+        .iter()
+        .filter(|s| matches!(s, ContainerState::Running { .. }))
+        .count();
+    let terminated: Vec<&Terminated> = apps
+        .iter()
+        .filter_map(|s| match s {
+            ContainerState::Terminated(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let succeeded = terminated.iter().filter(|t| t.exit_code == 0).count();
+    let failed = terminated.len() - succeeded;
+    if initializing || waiting > 0 {
+        return Phase::Pending;
+    }
+    if running > 0 {
+        return Phase::Running;
+    }
+    // All stopped.
+    match policy {
+        RestartPolicy::Always => Phase::Running,
+        _ if failed == 0 => Phase::Succeeded,
+        RestartPolicy::Never => Phase::Failed,
+        RestartPolicy::OnFailure => Phase::Running,
+    }
+}
+
+/// Whether a container that exited with `exit_code` is restarted under `policy`.
+pub fn should_restart(policy: RestartPolicy, exit_code: i32) -> bool {
+    match policy {
+        RestartPolicy::Always => true,
+        RestartPolicy::OnFailure => exit_code != 0,
+        RestartPolicy::Never => false,
+    }
+}
+
+/// The kubelet's crash-loop back-off: `initial`, doubling per restart, at most
+/// `cap`; `restarts` is how many restarts came before this one (0 for the first).
+pub fn backoff_delay(
+    initial: std::time::Duration,
+    cap: std::time::Duration,
+    restarts: u32,
+) -> std::time::Duration {
+    let factor = 1u32.checked_shl(restarts.min(31)).unwrap_or(u32::MAX);
+    initial.checked_mul(factor).unwrap_or(cap).min(cap)
+}
+
+/// How long a container must run for its back-off to start again from `initial`.
+pub const BACKOFF_RESET: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The reason of a terminated container: Completed for exit 0, Error otherwise.
+pub fn exit_reason(exit_code: i32) -> &'static str {
+    if exit_code == 0 { "Completed" } else { "Error" }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn terminated(code: i32) -> ContainerState {
+        ContainerState::Terminated(Terminated {
+            exit_code: code,
+            signal: None,
+            reason: exit_reason(code).into(),
+            message: None,
+            started_at: None,
+            finished_at: Utc::now(),
+        })
+    }
+
+    fn running() -> ContainerState {
+        ContainerState::Running {
+            started_at: Utc::now(),
+        }
+    }
+
+    fn waiting() -> ContainerState {
+        ContainerState::Waiting {
+            reason: "CrashLoopBackOff".into(),
+            message: None,
+        }
+    }
+
+    #[test]
+    fn the_kubelets_phase_table() {
+        use RestartPolicy::*;
+        assert_eq!(pod_phase(Never, true, false, &[running()]), Phase::Failed);
+        assert_eq!(pod_phase(Always, false, true, &[]), Phase::Pending);
+        assert_eq!(
+            pod_phase(Always, false, false, &[running(), waiting()]),
+            Phase::Pending
+        );
+        assert_eq!(
+            pod_phase(Always, false, false, &[running(), terminated(1)]),
+            Phase::Running
+        );
+        assert_eq!(
+            pod_phase(Always, false, false, &[terminated(0), terminated(1)]),
+            Phase::Running
+        );
+        assert_eq!(
+            pod_phase(OnFailure, false, false, &[terminated(0), terminated(0)]),
+            Phase::Succeeded
+        );
+        assert_eq!(
+            pod_phase(Never, false, false, &[terminated(0), terminated(3)]),
+            Phase::Failed
+        );
+        assert_eq!(
+            pod_phase(OnFailure, false, false, &[terminated(0), terminated(3)]),
+            Phase::Running
+        );
+        assert_eq!(
+            pod_phase(Never, false, false, &[terminated(0)]),
+            Phase::Succeeded
+        );
+    }
+
+    #[test]
+    fn restart_policies() {
+        assert!(should_restart(RestartPolicy::Always, 0));
+        assert!(should_restart(RestartPolicy::OnFailure, 3));
+        assert!(!should_restart(RestartPolicy::OnFailure, 0));
+        assert!(!should_restart(RestartPolicy::Never, 3));
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let (initial, cap) = (Duration::from_secs(10), Duration::from_secs(300));
+        let delays: Vec<u64> = (0..8)
+            .map(|n| backoff_delay(initial, cap, n).as_secs())
+            .collect();
+        assert_eq!(delays, [10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(backoff_delay(initial, cap, 1000), cap);
+    }
+}
