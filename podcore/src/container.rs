@@ -331,6 +331,26 @@ fn resources(limits: &cgroups::Limits) -> Value {
     value
 }
 
+/// Whether this process holds CAP_SYS_RESOURCE, which lowering an
+/// `oom_score_adj` below 0 needs.
+pub fn has_cap_sys_resource() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("CapEff:")
+                    .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            })
+        })
+        .is_some_and(|caps| caps & (1 << 24) != 0)
+}
+
+/// `score` when this host lets us set it; a negative score needs
+/// CAP_SYS_RESOURCE, without which the kernel refuses it (the score is then left alone).
+pub fn permitted_oom_score_adj(score: i32) -> Option<i32> {
+    (score >= 0 || has_cap_sys_resource()).then_some(score)
+}
+
 /// Start from oci-spec's defaults (mounts, masked and read-only paths) as JSON.
 fn base() -> Value {
     serde_json::to_value(Spec::default()).expect("the default spec serializes")
@@ -383,7 +403,9 @@ pub fn pause_spec(pod: &PodSpec, paths: &PodPaths, rootfs: &Path) -> Result<Spec
     spec["process"]["cwd"] = json!("/");
     spec["process"]["user"] = json!({"uid": 65535, "gid": 65535});
     spec["process"]["noNewPrivileges"] = json!(true);
-    spec["process"]["oomScoreAdj"] = json!(-998);
+    if let Some(score) = permitted_oom_score_adj(-998) {
+        spec["process"]["oomScoreAdj"] = json!(score);
+    }
     spec["process"]["capabilities"] = json!({});
     spec["process"]["terminal"] = json!(false);
     finish("pause", spec)
@@ -451,8 +473,17 @@ pub fn app_spec(
     spec["process"]["terminal"] = json!(false);
     spec["process"]["capabilities"] =
         json!({"bounding": caps, "effective": caps, "permitted": caps});
-    spec["process"]["noNewPrivileges"] =
-        json!(container.security.allow_privilege_escalation == Some(false));
+    // Leave the key out rather than `false`: libcontainer 0.7 loads seccomp only
+    // after dropping capabilities whenever the key is present, which fails
+    // without no_new_privs.
+    let process = spec["process"]
+        .as_object_mut()
+        .expect("process is an object");
+    if container.security.allow_privilege_escalation == Some(false) {
+        process.insert("noNewPrivileges".into(), json!(true));
+    } else {
+        process.remove("noNewPrivileges");
+    }
     let memory_capacity = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| {

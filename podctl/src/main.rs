@@ -4,6 +4,7 @@
 
 mod image_cmd;
 mod output;
+mod pod_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,7 +21,7 @@ const EXIT_NOT_FOUND: u8 = 3;
 #[command(
     version,
     about = "Run Kubernetes pods on one Linux host",
-    after_help = "Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 not found.\n\
+    after_help = "Exit codes: 0 success, 1 runtime failure (or a failed pod in the foreground), 2 usage error, 3 not found.\n\
                   Needs root: pods need namespaces, mounts and cgroups."
 )]
 struct Cli {
@@ -44,9 +45,96 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create and run the pod(s) of a manifest (Kubernetes YAML or podctl TOML).
+    ///
+    /// In the foreground (default) every container's output is printed with
+    /// its name, and podctl returns when the pods end: 0 when they succeeded,
+    /// 1 when one failed; Ctrl-C deletes them. With -d it prints each pod's
+    /// name and returns once the app containers run.
+    ///
+    /// Example: podctl run -d -f examples/two-containers-pod.yml
+    Run {
+        /// The manifest, or - for standard input.
+        #[arg(short, long)]
+        file: PathBuf,
+        /// Return once the pod runs and leave it to its supervisor.
+        #[arg(short, long)]
+        detach: bool,
+        /// Delete the pod once it ends (foreground only).
+        #[arg(long)]
+        rm: bool,
+        /// Restart back-off: first delay and cap, e.g. 1s,60s (default 10s,300s as Kubernetes).
+        #[arg(long, value_parser = pod_cmd::parse_backoff)]
+        backoff: Option<(std::time::Duration, std::time::Duration)>,
+        /// Allow hostPath volumes (they hand the host's files to the pod).
+        #[arg(long)]
+        allow_host_paths: bool,
+        /// Allow privileged containers.
+        #[arg(long)]
+        allow_privileged: bool,
+    },
+    /// List pods, or show one as Kubernetes shows it.
+    ///
+    /// Example: podctl get pods; podctl get pod two-containers-pod -o json
+    Get {
+        /// pods (or pod, po).
+        #[arg(value_parser = ["pods", "pod", "po"])]
+        resource: String,
+        /// Only this pod.
+        name: Option<String>,
+        /// Output: wide, json, yaml or name (default: a table).
+        #[arg(short, long, default_value = "")]
+        output: String,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+    },
+    /// Delete pods: SIGTERM, then SIGKILL after the grace period.
+    ///
+    /// Example: podctl delete pod two-containers-pod --grace-period 0
+    #[command(alias = "stop")]
+    Delete {
+        /// pods (or pod, po).
+        #[arg(value_parser = ["pods", "pod", "po"])]
+        resource: String,
+        names: Vec<String>,
+        /// Seconds between SIGTERM and SIGKILL (default: the pod's terminationGracePeriodSeconds).
+        #[arg(long)]
+        grace_period: Option<u64>,
+        /// Every pod of the namespace.
+        #[arg(long)]
+        all: bool,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+    },
+    /// Print a container's logs.
+    ///
+    /// Example: podctl logs hello
+    Logs {
+        pod: String,
+        /// The container (default: the only one, or the first app container).
+        #[arg(short, long)]
+        container: Option<String>,
+        /// Keep printing as the container writes.
+        #[arg(short, long)]
+        follow: bool,
+        /// The previous run of a restarted container.
+        #[arg(short, long)]
+        previous: bool,
+        /// Prefix each line with its RFC 3339 time.
+        #[arg(long)]
+        timestamps: bool,
+        /// Only the last N lines.
+        #[arg(long)]
+        tail: Option<usize>,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+    },
     /// Manage local images (OCI image layouts and archives).
     #[command(subcommand)]
     Image(image_cmd::ImageCommand),
+    /// The per-pod supervisor (started by `podctl run`).
+    #[command(hide = true)]
+    Supervise { uid: String },
 }
 
 fn main() -> ExitCode {
@@ -65,7 +153,7 @@ fn main() -> ExitCode {
         return ExitCode::from(EXIT_FAILURE);
     }
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(exit_code(&error))
@@ -73,11 +161,81 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let root = cli.root.as_path();
     match cli.command {
-        Command::Image(command) => image_cmd::run(&open_store(&cli.root)?, command),
+        Command::Image(command) => image_cmd::run(&open_store(root)?, command)?,
+        Command::Run {
+            file,
+            detach,
+            rm,
+            backoff,
+            allow_host_paths,
+            allow_privileged,
+        } => {
+            let store = open_store(root)?;
+            let args = pod_cmd::RunArgs {
+                file,
+                detach,
+                remove: rm,
+                backoff,
+                allow_host_paths,
+                allow_privileged,
+            };
+            return Ok(pod_cmd::run(root, &store, args)? as u8);
+        }
+        Command::Get {
+            name,
+            output,
+            namespace,
+            ..
+        } => pod_cmd::get(root, name.as_deref(), &namespace, &output)?,
+        Command::Delete {
+            names,
+            grace_period,
+            all,
+            namespace,
+            ..
+        } => {
+            if names.is_empty() && !all {
+                anyhow::bail!(Usage("name the pods to delete, or use --all".into()));
+            }
+            pod_cmd::delete(root, &names, all, &namespace, grace_period)?
+        }
+        Command::Logs {
+            pod,
+            container,
+            follow,
+            previous,
+            timestamps,
+            tail,
+            namespace,
+        } => pod_cmd::logs(
+            root,
+            &namespace,
+            &pod,
+            container.as_deref(),
+            follow,
+            previous,
+            timestamps,
+            tail,
+        )?,
+        Command::Supervise { uid } => pod_cmd::supervise(root, &uid)?,
+    }
+    Ok(0)
+}
+
+/// A usage error found after parsing: exit code 2.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
+
+impl std::error::Error for Usage {}
 
 /// Open the image store, giving a fresh one the pause image.
 fn open_store(root: &Path) -> anyhow::Result<Store> {
@@ -140,6 +298,7 @@ fn init_tracing(verbose: u8, level: Option<&str>) {
             tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .init();
 }

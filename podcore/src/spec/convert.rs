@@ -67,7 +67,6 @@ const CONTAINER_KEYS: &[&str] = &[
     "resources",
     "securityContext",
     "restartPolicy",
-    "lifecycle",
     "ports",
     "terminationMessagePath",
     "terminationMessagePolicy",

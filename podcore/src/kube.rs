@@ -1,0 +1,175 @@
+//! A pod as Kubernetes' API shows it (`k8s-openapi` types), so that tools
+//! written for `kubectl get pod -o json` read podctl's output.
+
+use k8s_openapi::api::core::v1 as k8s;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+
+use crate::pod::PodRecord;
+use crate::status::{ContainerState, ContainerStatus, PodStatus, Terminated};
+
+fn time(t: chrono::DateTime<chrono::Utc>) -> Time {
+    Time(t)
+}
+
+fn terminated(t: &Terminated) -> k8s::ContainerStateTerminated {
+    k8s::ContainerStateTerminated {
+        exit_code: t.exit_code,
+        signal: t.signal,
+        reason: Some(t.reason.clone()),
+        message: t.message.clone(),
+        started_at: t.started_at.map(time),
+        finished_at: Some(time(t.finished_at)),
+        container_id: None,
+    }
+}
+
+fn state(s: &ContainerState) -> k8s::ContainerState {
+    match s {
+        ContainerState::Waiting { reason, message } => k8s::ContainerState {
+            waiting: Some(k8s::ContainerStateWaiting {
+                reason: Some(reason.clone()),
+                message: message.clone(),
+            }),
+            ..Default::default()
+        },
+        ContainerState::Running { started_at } => k8s::ContainerState {
+            running: Some(k8s::ContainerStateRunning {
+                started_at: Some(time(*started_at)),
+            }),
+            ..Default::default()
+        },
+        ContainerState::Terminated(t) => k8s::ContainerState {
+            terminated: Some(terminated(t)),
+            ..Default::default()
+        },
+    }
+}
+
+fn container_status(s: &ContainerStatus) -> k8s::ContainerStatus {
+    k8s::ContainerStatus {
+        name: s.name.clone(),
+        image: s.image.clone(),
+        image_id: s.image_id.clone(),
+        container_id: Some(format!("podctl://{}", s.container_id)),
+        state: Some(state(&s.state)),
+        last_state: Some(
+            s.last_state
+                .as_ref()
+                .map_or_else(k8s::ContainerState::default, |t| k8s::ContainerState {
+                    terminated: Some(terminated(t)),
+                    ..Default::default()
+                }),
+        ),
+        restart_count: s.restart_count as i32,
+        ready: s.ready,
+        started: Some(s.started),
+        ..Default::default()
+    }
+}
+
+/// The `v1/Pod` object of a pod.
+pub fn pod_object(record: &PodRecord, status: Option<&PodStatus>) -> k8s::Pod {
+    let spec: Option<k8s::PodSpec> = serde_json::from_value(record.spec.original.clone()).ok();
+    let status = status.map(|s| k8s::PodStatus {
+        phase: Some(s.phase.as_str().to_string()),
+        reason: s.reason.clone(),
+        message: s.message.clone(),
+        start_time: s.start_time.map(time),
+        pod_ip: s.pod_ip.clone(),
+        qos_class: Some(s.qos_class.clone()),
+        conditions: Some(
+            s.conditions
+                .iter()
+                .map(|c| k8s::PodCondition {
+                    type_: c.kind.clone(),
+                    status: if c.status { "True" } else { "False" }.into(),
+                    last_transition_time: Some(time(c.last_transition_time)),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        init_container_statuses: (!s.init_containers.is_empty())
+            .then(|| s.init_containers.iter().map(container_status).collect()),
+        container_statuses: Some(s.containers.iter().map(container_status).collect()),
+        ..Default::default()
+    });
+    k8s::Pod {
+        metadata: ObjectMeta {
+            name: Some(record.spec.name.clone()),
+            namespace: Some(record.spec.namespace.clone()),
+            uid: Some(record.uid.clone()),
+            creation_timestamp: Some(time(record.created)),
+            labels: (!record.spec.labels.is_empty()).then(|| record.spec.labels.clone()),
+            ..Default::default()
+        },
+        spec,
+        status,
+    }
+}
+
+/// What kubectl's STATUS column shows for a pod.
+pub fn display_status(record: &PodRecord, status: &PodStatus) -> String {
+    if status.terminating {
+        return "Terminating".into();
+    }
+    let mut reason = status
+        .reason
+        .clone()
+        .unwrap_or_else(|| status.phase.as_str().to_string());
+    if status.phase == crate::status::Phase::Unknown {
+        return "Unknown".into();
+    }
+    let total_init = record.spec.init_containers.len();
+    let mut initializing = false;
+    for (i, c) in status.init_containers.iter().enumerate() {
+        let sidecar = record
+            .spec
+            .init_containers
+            .get(i)
+            .is_some_and(|s| s.is_sidecar());
+        match &c.state {
+            ContainerState::Terminated(t) if t.exit_code == 0 => continue,
+            ContainerState::Running { .. } if sidecar => continue,
+            ContainerState::Terminated(t) => {
+                reason = format!(
+                    "Init:{}",
+                    if t.reason.is_empty() {
+                        format!("ExitCode:{}", t.exit_code)
+                    } else {
+                        t.reason.clone()
+                    }
+                );
+            }
+            ContainerState::Waiting { reason: r, .. }
+                if r != "PodInitializing" && r != "ContainerCreating" =>
+            {
+                reason = format!("Init:{r}")
+            }
+            _ => reason = format!("Init:{i}/{total_init}"),
+        }
+        initializing = true;
+        break;
+    }
+    if !initializing {
+        let mut running = false;
+        for c in status.containers.iter().rev() {
+            match &c.state {
+                ContainerState::Waiting { reason: r, .. } => reason = r.clone(),
+                ContainerState::Terminated(t) => reason = t.reason.clone(),
+                ContainerState::Running { .. } => running = true,
+            }
+        }
+        if reason == "Completed" && running {
+            reason = "Running".into();
+        }
+        if status
+            .containers
+            .iter()
+            .all(|c| matches!(c.state, ContainerState::Running { .. }))
+            && !status.containers.is_empty()
+        {
+            reason = "Running".into();
+        }
+    }
+    reason
+}

@@ -1,0 +1,114 @@
+//! Turning a parsed pod into a pod on disk, ready for its supervisor:
+//! images resolved and unpacked, the name claimed, the record written.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::Utc;
+
+use crate::image::{Image, Store};
+use crate::pod::{
+    PodPaths, PodRecord, ResolvedImage, RunOptions, claim_name, release_name, write_json,
+};
+use crate::spec::PodSpec;
+
+/// Why a pod could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error("{path}: {source}")]
+    Image {
+        path: String,
+        #[source]
+        source: crate::image::Error,
+    },
+    #[error("{0}")]
+    Pod(#[from] crate::pod::PodError),
+}
+
+fn resolved(store: &Store, image: &Image) -> Result<ResolvedImage, crate::image::Error> {
+    let layers = store.layer_dirs(image)?;
+    let config = image.config.config().clone().unwrap_or_default();
+    Ok(ResolvedImage {
+        reference: image.reference.to_string(),
+        digest: image.digest.clone(),
+        layers,
+        entrypoint: config.entrypoint().clone().unwrap_or_default(),
+        cmd: config.cmd().clone().unwrap_or_default(),
+        env: config.env().clone().unwrap_or_default(),
+        working_dir: config.working_dir().clone().unwrap_or_default(),
+        user: config.user().clone().unwrap_or_default(),
+        stop_signal: config.stop_signal().clone(),
+    })
+}
+
+/// Resolve every container's image (unpacking layers on first use), claim
+/// the pod's name and write its record. Nothing is left behind on failure.
+pub fn prepare(
+    root: &Path,
+    store: &Store,
+    pod: PodSpec,
+    options: RunOptions,
+) -> Result<PodRecord, PrepareError> {
+    let mut images = BTreeMap::new();
+    let lists = [
+        ("initContainers", &pod.init_containers),
+        ("containers", &pod.containers),
+    ];
+    for (field, list) in lists {
+        for (i, container) in list.iter().enumerate() {
+            let path = format!("spec.{field}[{i}].image");
+            let image = store
+                .resolve(&container.image)
+                .map_err(|source| PrepareError::Image {
+                    path: path.clone(),
+                    source,
+                })?;
+            let image =
+                resolved(store, &image).map_err(|source| PrepareError::Image { path, source })?;
+            images.insert(container.name.clone(), image);
+        }
+    }
+    let pause_image = store
+        .resolve(&crate::image::pause_reference().to_string())
+        .map_err(|source| PrepareError::Image {
+            path: "pause image".into(),
+            source,
+        })?;
+    let pause = resolved(store, &pause_image).map_err(|source| PrepareError::Image {
+        path: "pause image".into(),
+        source,
+    })?;
+
+    let uid = uuid::Uuid::new_v4().to_string();
+    claim_name(root, &pod.namespace, &pod.name, &uid)?;
+    let paths = PodPaths::new(root, &uid);
+    let record = PodRecord {
+        uid: uid.clone(),
+        created: Utc::now(),
+        spec: pod,
+        images,
+        pause,
+        options,
+    };
+    let written = std::fs::create_dir_all(&paths.dir)
+        .map_err(crate::pod::io("create", &paths.dir))
+        .and_then(|()| write_json(&paths.record(), &record));
+    if let Err(error) = written {
+        let _ = std::fs::remove_dir_all(&paths.dir);
+        release_name(root, &record.spec.namespace, &record.spec.name, &uid);
+        return Err(error.into());
+    }
+    Ok(record)
+}
+
+/// Remove what is left of a pod whose supervisor is gone: its containers
+/// (killing their processes), mounts, cgroups, folder and name.
+pub fn force_cleanup(root: &Path, record: &PodRecord) {
+    let paths = PodPaths::new(root, &record.uid);
+    let state_root = PodPaths::run_dir(root);
+    for container in record.spec.all_containers() {
+        crate::container::destroy(&state_root, &paths.container_id(&container.name));
+    }
+    crate::container::destroy(&state_root, &paths.container_id("pause"));
+    crate::sandbox::teardown(&paths, &record.spec.namespace, &record.spec.name, false);
+}

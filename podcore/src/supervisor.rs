@@ -1,0 +1,1086 @@
+//! The per-pod supervisor: one small, single-threaded process per pod (the
+//! role of conmon or a containerd shim, for a whole pod). It creates the
+//! sandbox and the containers through libcontainer, so it is their parent
+//! and reads their exit codes; it is a child subreaper and reaps every
+//! child; it restarts containers with the kubelet's back-off, runs init and
+//! sidecar containers in order, writes each container's output to CRI log
+//! files, keeps `status.json` current, and stops the pod gracefully on SIGTERM.
+//!
+//! Signals reach the loop through a self-pipe written by async-signal-safe
+//! handlers rather than a signalfd: a signalfd needs the signals blocked,
+//! and a blocked mask would be inherited by every container libcontainer clones.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, kill, sigaction};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use crate::container;
+use crate::image::overlay;
+use crate::logs::{LineBuffer, Stream};
+use crate::pod::{PodPaths, PodRecord, read_json, write_json};
+use crate::spec::{Container, RestartPolicy};
+use crate::status::{
+    self, Condition, ContainerState, ContainerStatus, Event, Phase, PodStatus, SandboxStatus,
+    Terminated,
+};
+
+/// What `podctl delete` writes before signalling the supervisor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StopRequest {
+    /// Seconds between SIGTERM and SIGKILL.
+    pub grace_period_seconds: u64,
+}
+
+/// Why the supervisor could not run the pod.
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error("{0}")]
+    Pod(#[from] crate::pod::PodError),
+    #[error("{0}")]
+    Container(#[from] container::ContainerError),
+    #[error("{0}")]
+    Image(#[from] crate::image::Error),
+    #[error("{step}: {source}")]
+    Sys {
+        step: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn sys(step: &'static str) -> impl FnOnce(nix::errno::Errno) -> SupervisorError {
+    move |e| SupervisorError::Sys {
+        step,
+        source: e.into(),
+    }
+}
+
+static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(signo: i32) {
+    let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
+    let byte = signo as u8;
+    // SAFETY: write(2) on a non-blocking pipe is async-signal-safe; a full pipe only drops the byte.
+    unsafe { nix::libc::write(fd, &byte as *const u8 as *const _, 1) };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Init,
+    Sidecar,
+    App,
+}
+
+struct Output {
+    fd: OwnedFd,
+    buffer: LineBuffer,
+}
+
+struct Slot {
+    spec: Container,
+    kind: Kind,
+    status: ContainerStatus,
+    pid: Option<i32>,
+    started: Option<Instant>,
+    next_start: Option<Instant>,
+    backoff_step: u32,
+    ever_started: bool,
+    /// Init containers: exited 0.
+    done: bool,
+    outputs: Vec<Output>,
+    log: Option<File>,
+    oom_before: u64,
+    cgroup: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Apps,
+    Sidecars,
+    Pause,
+    Done,
+}
+
+struct Stopping {
+    stage: Stage,
+    deadline: Instant,
+    /// Remove the pod's folder at the end (delete), or keep it (completed pod).
+    delete: bool,
+    killed: bool,
+}
+
+/// The supervisor of one pod.
+pub struct Supervisor {
+    paths: PodPaths,
+    record: PodRecord,
+    status: PodStatus,
+    slots: Vec<Slot>,
+    pause_pid: Option<i32>,
+    init_index: usize,
+    apps_started: bool,
+    init_failed_never: bool,
+    stopping: Option<Stopping>,
+    ready: Option<File>,
+    signals: OwnedFd,
+    dirty: bool,
+}
+
+/// Run the supervisor of pod `uid` under `root` until the pod is deleted or
+/// completes. `ready` gets `ok` once the app containers run, or `error: ...`.
+pub fn run(root: &Path, uid: &str, ready: Option<File>) -> Result<(), SupervisorError> {
+    let _ = nix::unistd::setsid();
+    nix::sys::prctl::set_child_subreaper(true).map_err(sys("become a child subreaper"))?;
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
+        .map_err(sys("create signal pipe"))?;
+    SIGNAL_PIPE.store(write.as_raw_fd(), Ordering::Relaxed);
+    std::mem::forget(write);
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART | SaFlags::SA_NOCLDSTOP,
+        SigSet::empty(),
+    );
+    for signal in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+    ] {
+        // SAFETY: the handler only calls write(2) on a pipe, which is async-signal-safe.
+        unsafe { sigaction(signal, &action) }.map_err(sys("install signal handler"))?;
+    }
+    // SAFETY: ignoring SIGPIPE installs no handler code.
+    unsafe {
+        sigaction(
+            Signal::SIGPIPE,
+            &SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty()),
+        )
+    }
+    .map_err(sys("ignore SIGPIPE"))?;
+
+    let paths = PodPaths::new(root, uid);
+    std::fs::write(paths.supervisor_pid(), format!("{}\n", std::process::id())).map_err(|e| {
+        SupervisorError::Sys {
+            step: "write supervisor.pid",
+            source: e,
+        }
+    })?;
+    let record: PodRecord = read_json(&paths.record())?;
+    let mut supervisor = Supervisor::new(paths, record, ready, read);
+    if let Err(error) = supervisor.start_sandbox() {
+        supervisor.fail_setup(&error);
+        return Err(error);
+    }
+    supervisor.event_loop();
+    Ok(())
+}
+
+impl Supervisor {
+    fn new(paths: PodPaths, record: PodRecord, ready: Option<File>, signals: OwnedFd) -> Self {
+        let qos = record.spec.qos_class();
+        let mut slots = Vec::new();
+        for (list, init) in [
+            (&record.spec.init_containers, true),
+            (&record.spec.containers, false),
+        ] {
+            for c in list {
+                let kind = match (init, c.is_sidecar()) {
+                    (true, true) => Kind::Sidecar,
+                    (true, false) => Kind::Init,
+                    _ => Kind::App,
+                };
+                let image = &record.images[&c.name];
+                let reason = if kind == Kind::App && !record.spec.init_containers.is_empty() {
+                    "PodInitializing"
+                } else {
+                    "ContainerCreating"
+                };
+                slots.push(Slot {
+                    spec: c.clone(),
+                    kind,
+                    status: ContainerStatus {
+                        name: c.name.clone(),
+                        image: image.reference.clone(),
+                        image_id: image.digest.clone(),
+                        container_id: paths.container_id(&c.name),
+                        state: ContainerState::Waiting {
+                            reason: reason.into(),
+                            message: None,
+                        },
+                        last_state: None,
+                        restart_count: 0,
+                        pid: None,
+                        ready: false,
+                        started: false,
+                    },
+                    pid: None,
+                    started: None,
+                    next_start: None,
+                    backoff_step: 0,
+                    ever_started: false,
+                    done: false,
+                    outputs: Vec::new(),
+                    log: None,
+                    oom_before: 0,
+                    cgroup: format!("{}/{}", crate::cgroups::pod_cgroup(qos, &paths.uid), c.name),
+                });
+            }
+        }
+        let now = Utc::now();
+        let condition = |kind: &str| Condition {
+            kind: kind.into(),
+            status: kind == "PodScheduled",
+            last_transition_time: now,
+        };
+        let status = PodStatus {
+            phase: Phase::Pending,
+            reason: None,
+            message: None,
+            start_time: Some(now),
+            pod_ip: None,
+            qos_class: qos.as_str().into(),
+            terminating: false,
+            conditions: ["PodScheduled", "Initialized", "ContainersReady", "Ready"]
+                .map(condition)
+                .to_vec(),
+            sandbox: SandboxStatus {
+                pause_pid: None,
+                container_id: paths.container_id("pause"),
+                restarts: 0,
+            },
+            init_containers: Vec::new(),
+            containers: Vec::new(),
+            events: Vec::new(),
+        };
+        Self {
+            paths,
+            record,
+            status,
+            slots,
+            pause_pid: None,
+            init_index: 0,
+            apps_started: false,
+            init_failed_never: false,
+            stopping: None,
+            ready,
+            signals,
+            dirty: true,
+        }
+    }
+
+    fn state_root(&self) -> PathBuf {
+        PodPaths::run_dir(&self.paths.root)
+    }
+
+    fn event(&mut self, kind: &str, reason: &str, message: String) {
+        tracing::info!(reason, %message, "event");
+        self.status.events.push(Event {
+            time: Utc::now(),
+            kind: kind.into(),
+            reason: reason.into(),
+            message,
+        });
+        if self.status.events.len() > 200 {
+            self.status.events.remove(0);
+        }
+        self.dirty = true;
+    }
+
+    fn notify(&mut self, message: &str) {
+        if let Some(mut ready) = self.ready.take() {
+            let _ = ready.write_all(format!("{message}\n").as_bytes());
+        }
+    }
+
+    /// Setup failed: undo everything, tell podctl which step failed.
+    fn fail_setup(&mut self, error: &SupervisorError) {
+        let mut error = chain(error);
+        // libcontainer says the cause only in its log lines: pass the last ones on.
+        let log =
+            std::fs::read_to_string(self.paths.dir.join("supervisor.log")).unwrap_or_default();
+        let detail: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
+        if let Some(last) = detail.last() {
+            error.push_str(&format!(" ({})", last.trim()));
+        }
+        tracing::error!(%error, "pod setup failed");
+        self.kill_everything();
+        let (namespace, name) = (
+            self.record.spec.namespace.clone(),
+            self.record.spec.name.clone(),
+        );
+        crate::sandbox::teardown(&self.paths, &namespace, &name, false);
+        self.notify(&format!("error: {error}"));
+    }
+
+    fn kill_everything(&mut self) {
+        let state_root = self.state_root();
+        for slot in &self.slots {
+            container::destroy(&state_root, &self.paths.container_id(&slot.spec.name));
+        }
+        container::destroy(&state_root, &self.paths.container_id("pause"));
+        while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            if status == WaitStatus::StillAlive {
+                break;
+            }
+        }
+    }
+
+    fn start_sandbox(&mut self) -> Result<(), SupervisorError> {
+        crate::sandbox::prepare(&self.record.spec, &self.paths)?;
+        let rootfs = self.mount_rootfs("pause", &self.record.pause.layers.clone(), true)?;
+        let spec = container::pause_spec(&self.record.spec, &self.paths, &rootfs)?;
+        let null = || {
+            File::options()
+                .write(true)
+                .open("/dev/null")
+                .map(OwnedFd::from)
+        };
+        let (out, err) = (null(), null());
+        let (out, err) = (
+            out.map_err(|e| SupervisorError::Sys {
+                step: "open /dev/null",
+                source: e,
+            })?,
+            err.map_err(|e| SupervisorError::Sys {
+                step: "open /dev/null",
+                source: e,
+            })?,
+        );
+        let id = self.paths.container_id("pause");
+        let bundle = self.paths.container("pause").join("bundle");
+        // libcontainer writes the spec's oomScoreAdj to its caller too: keep ours.
+        let own_score = std::fs::read_to_string("/proc/self/oom_score_adj").unwrap_or_default();
+        let created = container::create(&id, &bundle, &spec, &self.state_root(), out, err);
+        let _ = std::fs::write("/proc/self/oom_score_adj", own_score.trim());
+        let mut created = created?;
+        let pid = container::start(&mut created)?;
+        if !self.record.spec.host_network {
+            crate::sandbox::loopback_up(pid).map_err(|e| SupervisorError::Sys {
+                step: "bring up loopback in the pod's network namespace",
+                source: e,
+            })?;
+        }
+        self.pause_pid = Some(pid);
+        self.status.sandbox.pause_pid = Some(pid);
+        self.event(
+            "Normal",
+            "SandboxReady",
+            format!("pause started as pid {pid}"),
+        );
+        Ok(())
+    }
+
+    /// Mount (or remount after a restart) a container's overlay root filesystem.
+    fn mount_rootfs(
+        &self,
+        name: &str,
+        layers: &[PathBuf],
+        fresh: bool,
+    ) -> Result<PathBuf, SupervisorError> {
+        let dir = self.paths.container(name);
+        let rootfs = dir.join("rootfs");
+        overlay::unmount_rootfs(&rootfs)?;
+        if fresh {
+            // A restarted container gets a new writable layer, as in Kubernetes.
+            let _ = std::fs::remove_dir_all(dir.join("upper"));
+            let _ = std::fs::remove_dir_all(dir.join("work"));
+        }
+        for sub in ["upper", "work", "rootfs"] {
+            let path = dir.join(sub);
+            std::fs::create_dir_all(&path).map_err(|e| SupervisorError::Sys {
+                step: "create container folder",
+                source: e,
+            })?;
+        }
+        overlay::mount_rootfs(layers, &dir.join("upper"), &dir.join("work"), &rootfs)?;
+        Ok(rootfs)
+    }
+
+    fn start_container(&mut self, index: usize) {
+        let name = self.slots[index].spec.name.clone();
+        let restart =
+            self.slots[index].status.restart_count + u32::from(self.slots[index].ever_started);
+        match self.try_start(index, restart) {
+            Ok(pid) => {
+                let slot = &mut self.slots[index];
+                if slot.ever_started {
+                    slot.status.restart_count += 1;
+                }
+                slot.ever_started = true;
+                slot.pid = Some(pid);
+                slot.started = Some(Instant::now());
+                slot.next_start = None;
+                slot.status.pid = Some(pid);
+                slot.status.state = ContainerState::Running {
+                    started_at: Utc::now(),
+                };
+                slot.status.started = true;
+                slot.status.ready = slot.kind != Kind::Init;
+                self.event("Normal", "Started", format!("Started container {name}"));
+            }
+            Err(error) => {
+                let error = chain(&error);
+                tracing::warn!(container = %name, %error, "start failed");
+                self.event("Warning", "Failed", format!("Error: {error}"));
+                let slot = &mut self.slots[index];
+                slot.ever_started = true;
+                let terminated = Terminated {
+                    exit_code: 128,
+                    signal: None,
+                    reason: "StartError".into(),
+                    message: Some(error.to_string()),
+                    started_at: None,
+                    finished_at: Utc::now(),
+                };
+                self.cleanup_container(index);
+                self.after_exit(index, terminated);
+            }
+        }
+    }
+
+    fn try_start(&mut self, index: usize, restart: u32) -> Result<i32, SupervisorError> {
+        let pause_pid = self.pause_pid.ok_or(SupervisorError::Sys {
+            step: "start container",
+            source: std::io::Error::other("the sandbox is not running"),
+        })?;
+        let spec_container = self.slots[index].spec.clone();
+        let name = spec_container.name.clone();
+        let layers = self.record.images[&name].layers.clone();
+        let rootfs = self.mount_rootfs(&name, &layers, true)?;
+        let spec = container::app_spec(
+            &self.record,
+            &self.paths,
+            &spec_container,
+            pause_pid,
+            &rootfs,
+        )?;
+        let log_dir = self.paths.logs(&name);
+        std::fs::create_dir_all(&log_dir).map_err(|e| SupervisorError::Sys {
+            step: "create log folder",
+            source: e,
+        })?;
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.paths.log_file(&name, restart))
+            .map_err(|e| SupervisorError::Sys {
+                step: "open log file",
+                source: e,
+            })?;
+        let (out_read, out_write) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("create stdout pipe"))?;
+        let (err_read, err_write) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("create stderr pipe"))?;
+        for fd in [&out_read, &err_read] {
+            nix::fcntl::fcntl(
+                fd.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK),
+            )
+            .map_err(sys("set pipe non-blocking"))?;
+        }
+        let id = self.paths.container_id(&name);
+        let bundle = self.paths.container(&name).join("bundle");
+        let own_score = std::fs::read_to_string("/proc/self/oom_score_adj").unwrap_or_default();
+        let created = container::create(
+            &id,
+            &bundle,
+            &spec,
+            &self.state_root(),
+            out_write,
+            err_write,
+        );
+        let _ = std::fs::write("/proc/self/oom_score_adj", own_score.trim());
+        let mut created = created?;
+        let pid = container::start(&mut created)?;
+        let slot = &mut self.slots[index];
+        slot.oom_before = crate::cgroups::oom_kills(&slot.cgroup).unwrap_or(0);
+        slot.outputs = vec![
+            Output {
+                fd: out_read,
+                buffer: LineBuffer::new(Stream::Stdout),
+            },
+            Output {
+                fd: err_read,
+                buffer: LineBuffer::new(Stream::Stderr),
+            },
+        ];
+        slot.log = Some(log);
+        Ok(pid)
+    }
+
+    /// Read what a container's pipes hold; `final_read` drains them and closes at EOF.
+    fn pump(&mut self, index: usize, final_read: bool) {
+        let slot = &mut self.slots[index];
+        let Some(log) = slot.log.as_mut() else { return };
+        let mut buffer = [0u8; 8192];
+        let mut closed = Vec::new();
+        for (i, output) in slot.outputs.iter_mut().enumerate() {
+            loop {
+                match nix::unistd::read(output.fd.as_raw_fd(), &mut buffer) {
+                    Ok(0) => {
+                        let _ = output.buffer.finish(log);
+                        closed.push(i);
+                        break;
+                    }
+                    Ok(n) => {
+                        let _ = output.buffer.push(&buffer[..n], log);
+                    }
+                    Err(nix::errno::Errno::EAGAIN) => {
+                        if final_read {
+                            // Something in the container still holds the pipe: stop reading it.
+                            let _ = output.buffer.finish(log);
+                            closed.push(i);
+                        }
+                        break;
+                    }
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(_) => {
+                        closed.push(i);
+                        break;
+                    }
+                }
+            }
+        }
+        for i in closed.into_iter().rev() {
+            slot.outputs.remove(i);
+        }
+        if slot.outputs.is_empty() && final_read {
+            slot.log = None;
+        }
+    }
+
+    fn cleanup_container(&mut self, index: usize) {
+        let name = self.slots[index].spec.name.clone();
+        container::destroy(&self.state_root(), &self.paths.container_id(&name));
+        let _ = overlay::unmount_rootfs(&self.paths.container(&name).join("rootfs"));
+    }
+
+    fn on_exit(&mut self, index: usize, status: WaitStatus) {
+        self.pump(index, true);
+        let (exit_code, signal) = match status {
+            WaitStatus::Exited(_, code) => (code, None),
+            WaitStatus::Signaled(_, signal, _) => (128 + signal as i32, Some(signal as i32)),
+            _ => return,
+        };
+        let slot = &self.slots[index];
+        let oom = crate::cgroups::oom_kills(&slot.cgroup).unwrap_or(0) > slot.oom_before;
+        let started_at = match slot.status.state {
+            ContainerState::Running { started_at } => Some(started_at),
+            _ => None,
+        };
+        let reason = if oom && signal == Some(Signal::SIGKILL as i32) {
+            "OOMKilled".to_string()
+        } else {
+            status::exit_reason(exit_code).to_string()
+        };
+        let terminated = Terminated {
+            exit_code,
+            signal,
+            reason,
+            message: None,
+            started_at,
+            finished_at: Utc::now(),
+        };
+        let name = slot.spec.name.clone();
+        self.event(
+            if exit_code == 0 { "Normal" } else { "Warning" },
+            "Exited",
+            format!(
+                "Container {name} exited with code {exit_code} ({})",
+                terminated.reason
+            ),
+        );
+        self.cleanup_container(index);
+        self.after_exit(index, terminated);
+    }
+
+    /// Decide what follows a container's end: done, restart after back-off, or a failed pod.
+    fn after_exit(&mut self, index: usize, terminated: Terminated) {
+        let policy = self.record.spec.restart_policy;
+        let stopping = self.stopping.is_some();
+        let initial = Duration::from_millis(self.record.options.backoff_initial_ms);
+        let cap = Duration::from_millis(self.record.options.backoff_cap_ms);
+        let slot = &mut self.slots[index];
+        slot.pid = None;
+        slot.status.pid = None;
+        slot.status.ready = false;
+        if slot
+            .started
+            .is_some_and(|s| s.elapsed() >= status::BACKOFF_RESET)
+        {
+            slot.backoff_step = 0;
+        }
+        slot.started = None;
+        let exit_code = terminated.exit_code;
+        let restart = !stopping
+            && match slot.kind {
+                Kind::Init if exit_code == 0 => {
+                    slot.done = true;
+                    false
+                }
+                // For init containers Always acts as OnFailure.
+                Kind::Init => policy != RestartPolicy::Never,
+                Kind::Sidecar => true,
+                Kind::App => status::should_restart(policy, exit_code),
+            };
+        if slot.kind == Kind::Init && exit_code != 0 && policy == RestartPolicy::Never {
+            self.init_failed_never = true;
+        }
+        if restart {
+            let delay = status::backoff_delay(initial, cap, slot.backoff_step);
+            slot.backoff_step += 1;
+            slot.next_start = Some(Instant::now() + delay);
+            slot.status.last_state = Some(terminated);
+            slot.status.state = ContainerState::Waiting {
+                reason: "CrashLoopBackOff".into(),
+                message: Some(format!(
+                    "back-off {:?} restarting failed container={}",
+                    delay, slot.spec.name
+                )),
+            };
+            let message = format!("Back-off {delay:?} restarting container {}", slot.spec.name);
+            self.event("Warning", "BackOff", message);
+        } else {
+            slot.status.state = ContainerState::Terminated(terminated);
+        }
+        self.dirty = true;
+    }
+
+    /// Start what is due: the next init container, the app containers, restarts.
+    fn schedule(&mut self) {
+        if self.stopping.is_some() || self.init_failed_never {
+            return;
+        }
+        let now = Instant::now();
+        // Restarts whose back-off is over.
+        for i in 0..self.slots.len() {
+            if self.slots[i].next_start.is_some_and(|t| t <= now) {
+                self.start_container(i);
+            }
+        }
+        // Init containers, one at a time, in order.
+        let inits: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| self.slots[i].kind != Kind::App)
+            .collect();
+        while self.init_index < inits.len() {
+            let i = inits[self.init_index];
+            let slot = &self.slots[i];
+            let running = slot.pid.is_some();
+            if slot.kind == Kind::Sidecar
+                && (running || slot.next_start.is_some())
+                && slot.ever_started
+            {
+                self.init_index += 1;
+                continue;
+            }
+            if slot.kind == Kind::Init && slot.done {
+                self.init_index += 1;
+                continue;
+            }
+            if !running && slot.next_start.is_none() && !slot.ever_started {
+                self.start_container(i);
+                continue;
+            }
+            return;
+        }
+        if !self.apps_started {
+            self.apps_started = true;
+            self.set_condition("Initialized", true);
+            for i in 0..self.slots.len() {
+                if self.slots[i].kind == Kind::App {
+                    self.start_container(i);
+                }
+            }
+        }
+    }
+
+    fn set_condition(&mut self, kind: &str, value: bool) {
+        if let Some(c) = self.status.conditions.iter_mut().find(|c| c.kind == kind) {
+            if c.status != value {
+                c.status = value;
+                c.last_transition_time = Utc::now();
+                self.dirty = true;
+            }
+        }
+    }
+
+    fn app_states(&self) -> Vec<ContainerState> {
+        self.slots
+            .iter()
+            .filter(|s| s.kind == Kind::App)
+            .map(|s| s.status.state.clone())
+            .collect()
+    }
+
+    fn update_phase(&mut self) {
+        let initializing = !self.apps_started;
+        let phase = status::pod_phase(
+            self.record.spec.restart_policy,
+            self.init_failed_never,
+            initializing,
+            &self.app_states(),
+        );
+        if self.status.phase.is_terminal() || phase == self.status.phase {
+            return;
+        }
+        self.status.phase = phase;
+        self.dirty = true;
+        let apps_ready = self.apps_started
+            && self
+                .slots
+                .iter()
+                .filter(|s| s.kind == Kind::App)
+                .all(|s| s.pid.is_some());
+        self.set_condition("ContainersReady", apps_ready);
+        self.set_condition("Ready", apps_ready);
+        if phase.is_terminal() && self.stopping.is_none() {
+            self.event("Normal", "Completed", format!("pod {}", phase.as_str()));
+            self.begin_stop(self.record.spec.termination_grace_period_seconds, false);
+        }
+    }
+
+    fn begin_stop(&mut self, grace: u64, delete: bool) {
+        if let Some(stopping) = &mut self.stopping {
+            stopping.delete |= delete;
+            // A shorter grace period shortens a stop under way (as kubectl delete --grace-period).
+            let deadline = Instant::now() + Duration::from_secs(grace);
+            if deadline < stopping.deadline {
+                stopping.deadline = deadline;
+            }
+            return;
+        }
+        if delete {
+            self.status.terminating = true;
+        }
+        for slot in &mut self.slots {
+            slot.next_start = None;
+        }
+        self.stopping = Some(Stopping {
+            stage: Stage::Apps,
+            deadline: Instant::now() + Duration::from_secs(grace),
+            delete,
+            killed: false,
+        });
+        let signal = |slot: &Slot, record: &PodRecord| {
+            record.images[&slot.spec.name]
+                .stop_signal
+                .as_deref()
+                .and_then(|s| {
+                    s.parse::<Signal>()
+                        .ok()
+                        .or_else(|| format!("SIG{s}").parse().ok())
+                })
+                .unwrap_or(Signal::SIGTERM)
+        };
+        let targets: Vec<(String, i32, Signal)> = self
+            .slots
+            .iter()
+            .filter(|s| s.kind != Kind::Sidecar)
+            .filter_map(|s| Some((s.spec.name.clone(), s.pid?, signal(s, &self.record))))
+            .collect();
+        for (name, pid, sig) in targets {
+            self.event(
+                "Normal",
+                "Killing",
+                format!("Stopping container {name} with {sig}"),
+            );
+            let _ = kill(
+                Pid::from_raw(pid),
+                if grace == 0 { Signal::SIGKILL } else { sig },
+            );
+        }
+        self.dirty = true;
+    }
+
+    /// Advance a stop: apps, then sidecars in reverse order, then pause, then cleanup.
+    fn drive_stop(&mut self) -> bool {
+        let Some(stopping) = &self.stopping else {
+            return false;
+        };
+        let (stage, deadline, killed) = (stopping.stage, stopping.deadline, stopping.killed);
+        let past = Instant::now() >= deadline;
+        match stage {
+            Stage::Apps => {
+                let alive: Vec<i32> = self
+                    .slots
+                    .iter()
+                    .filter(|s| s.kind != Kind::Sidecar)
+                    .filter_map(|s| s.pid)
+                    .collect();
+                if alive.is_empty() {
+                    self.stopping.as_mut().expect("stopping").stage = Stage::Sidecars;
+                    self.stopping.as_mut().expect("stopping").killed = false;
+                    return self.drive_stop();
+                }
+                if past && !killed {
+                    for pid in alive {
+                        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    }
+                    self.stopping.as_mut().expect("stopping").killed = true;
+                }
+            }
+            Stage::Sidecars => {
+                let last = self
+                    .slots
+                    .iter()
+                    .rposition(|s| s.kind == Kind::Sidecar && s.pid.is_some());
+                match last {
+                    None => {
+                        self.stopping.as_mut().expect("stopping").stage = Stage::Pause;
+                        if let Some(pid) = self.pause_pid {
+                            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                        }
+                        return self.drive_stop();
+                    }
+                    Some(i) => {
+                        let pid = self.slots[i].pid.expect("running sidecar");
+                        let sig = if past {
+                            Signal::SIGKILL
+                        } else {
+                            Signal::SIGTERM
+                        };
+                        let _ = kill(Pid::from_raw(pid), sig);
+                    }
+                }
+            }
+            Stage::Pause => {
+                if self.pause_pid.is_none() {
+                    self.stopping.as_mut().expect("stopping").stage = Stage::Done;
+                    return self.drive_stop();
+                }
+            }
+            Stage::Done => return true,
+        }
+        false
+    }
+
+    fn reap(&mut self) {
+        loop {
+            let status = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(status) => status,
+            };
+            let Some(pid) = status.pid().map(|p| p.as_raw()) else {
+                continue;
+            };
+            if Some(pid) == self.pause_pid {
+                self.pause_pid = None;
+                self.status.sandbox.pause_pid = None;
+                container::destroy(&self.state_root(), &self.paths.container_id("pause"));
+                if self.stopping.is_none() {
+                    self.event(
+                        "Warning",
+                        "SandboxChanged",
+                        "pause exited: the pod's namespaces are gone, stopping the pod".into(),
+                    );
+                    self.status.reason = Some("SandboxDied".into());
+                    self.begin_stop(0, false);
+                }
+                continue;
+            }
+            if let Some(index) = self.slots.iter().position(|s| s.pid == Some(pid)) {
+                self.on_exit(index, status);
+            }
+        }
+    }
+
+    fn write_status(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.status.init_containers = self
+            .slots
+            .iter()
+            .filter(|s| s.kind != Kind::App)
+            .map(|s| s.status.clone())
+            .collect();
+        self.status.containers = self
+            .slots
+            .iter()
+            .filter(|s| s.kind == Kind::App)
+            .map(|s| s.status.clone())
+            .collect();
+        if let Err(error) = write_json(&self.paths.status(), &self.status) {
+            tracing::error!(%error, "write status");
+        }
+        self.dirty = false;
+    }
+
+    fn event_loop(&mut self) {
+        loop {
+            self.reap();
+            let finished = self.drive_stop();
+            if !finished {
+                self.schedule();
+            }
+            self.update_phase();
+            let apps_running = self.apps_started
+                && self
+                    .slots
+                    .iter()
+                    .filter(|s| s.kind == Kind::App)
+                    .all(|s| s.ever_started);
+            if self.ready.is_some()
+                && (apps_running || self.status.phase.is_terminal() || self.init_failed_never)
+            {
+                self.write_status();
+                self.dirty = true;
+                self.notify("ok");
+            }
+            if finished {
+                self.finish();
+                return;
+            }
+            self.write_status();
+            self.wait_for_events();
+        }
+    }
+
+    fn finish(&mut self) {
+        let delete = self.stopping.as_ref().is_some_and(|s| s.delete);
+        self.kill_everything();
+        let (namespace, name) = (
+            self.record.spec.namespace.clone(),
+            self.record.spec.name.clone(),
+        );
+        crate::sandbox::teardown(&self.paths, &namespace, &name, !delete);
+        if !delete {
+            self.status.terminating = false;
+            self.dirty = true;
+            self.write_status();
+            let _ = std::fs::remove_file(self.paths.supervisor_pid());
+        }
+    }
+
+    fn wait_for_events(&mut self) {
+        let now = Instant::now();
+        let mut deadline: Option<Instant> = self.slots.iter().filter_map(|s| s.next_start).min();
+        if let Some(stopping) = &self.stopping {
+            let d = if stopping.killed {
+                now + Duration::from_millis(200)
+            } else {
+                stopping.deadline
+            };
+            deadline = Some(deadline.map_or(d, |x| x.min(d)));
+        }
+        let timeout = match deadline {
+            Some(d) => PollTimeout::try_from(
+                d.saturating_duration_since(now).as_millis().min(60_000) as u32 + 1,
+            )
+            .unwrap_or(PollTimeout::MAX),
+            None => PollTimeout::NONE,
+        };
+        let mut owners: Vec<(usize, RawFd)> = Vec::new();
+        for (i, slot) in self.slots.iter().enumerate() {
+            for output in &slot.outputs {
+                owners.push((i, output.fd.as_raw_fd()));
+            }
+        }
+        let ready: Vec<usize> = {
+            let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+            for slot in &self.slots {
+                for output in &slot.outputs {
+                    fds.push(PollFd::new(output.fd.as_fd(), PollFlags::POLLIN));
+                }
+            }
+            if poll(&mut fds, timeout).is_err() {
+                return;
+            }
+            fds.iter()
+                .enumerate()
+                .filter(|(_, f)| f.revents().is_some_and(|r| !r.is_empty()))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        for index in ready {
+            if index == 0 {
+                self.read_signals();
+            } else if let Some((slot, _)) = owners.get(index - 1) {
+                self.pump(*slot, false);
+            }
+        }
+    }
+
+    fn read_signals(&mut self) {
+        let mut bytes = [0u8; 64];
+        let n = nix::unistd::read(self.signals.as_raw_fd(), &mut bytes).unwrap_or(0);
+        for &byte in &bytes[..n] {
+            if matches!(
+                byte as i32,
+                nix::libc::SIGTERM | nix::libc::SIGINT | nix::libc::SIGHUP
+            ) {
+                let request: Option<StopRequest> = read_json(&self.paths.stop_request()).ok();
+                let grace = request
+                    .map_or(self.record.spec.termination_grace_period_seconds, |r| {
+                        r.grace_period_seconds
+                    });
+                self.event(
+                    "Normal",
+                    "Killing",
+                    format!("pod deletion requested, grace period {grace}s"),
+                );
+                self.begin_stop(grace, true);
+            }
+        }
+    }
+}
+
+/// Read a pid file; `None` when missing or the process is gone.
+pub fn live_pid(path: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(path).ok()?.trim().parse().ok()?;
+    let mut cmdline = String::new();
+    File::open(format!("/proc/{pid}/cmdline"))
+        .ok()?
+        .read_to_string(&mut cmdline)
+        .ok()?;
+    cmdline.contains("supervise").then_some(pid)
+}
+
+/// The status a reader should show: the file, or Unknown when the supervisor
+/// of a pod that is not finished is gone.
+pub fn observed_status(paths: &PodPaths) -> Option<PodStatus> {
+    let mut status: PodStatus = read_json(&paths.status()).ok()?;
+    if !status.phase.is_terminal() && live_pid(&paths.supervisor_pid()).is_none() {
+        status.phase = Phase::Unknown;
+        status.reason = Some("SupervisorGone".into());
+        status.message =
+            Some("the pod's supervisor is not running: `podctl delete` cleans the pod up".into());
+    }
+    Some(status)
+}
+
+/// Container names mapped to their status, init containers first.
+pub fn container_statuses(status: &PodStatus) -> BTreeMap<String, ContainerStatus> {
+    status
+        .init_containers
+        .iter()
+        .chain(&status.containers)
+        .map(|s| (s.name.clone(), s.clone()))
+        .collect()
+}
+
+/// An error with its causes, `outer: inner: innermost`.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,619 @@
+//! `podctl run`, `get`, `delete`, `logs` and the hidden `supervise`.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use podcore::image::Store;
+use podcore::pod::{self, PodPaths, PodRecord, RunOptions};
+use podcore::spec::{self, Format};
+use podcore::status::{ContainerState, Phase, PodStatus};
+use podcore::supervisor::{self, StopRequest};
+
+use crate::output;
+
+/// The environment variable carrying the readiness pipe's fd to the supervisor.
+const READY_FD: &str = "PODCTL_READY_FD";
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: i32) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// `podctl run` options.
+pub struct RunArgs {
+    pub file: PathBuf,
+    pub detach: bool,
+    pub remove: bool,
+    pub backoff: Option<(Duration, Duration)>,
+    pub allow_host_paths: bool,
+    pub allow_privileged: bool,
+}
+
+/// Parse `A,B` back-off durations (`1s,60s`).
+pub fn parse_backoff(text: &str) -> Result<(Duration, Duration), String> {
+    let (a, b) = text
+        .split_once(',')
+        .ok_or("expected INITIAL,CAP such as 1s,60s")?;
+    let a = humantime::parse_duration(a.trim()).map_err(|e| format!("initial delay {a:?}: {e}"))?;
+    let b = humantime::parse_duration(b.trim()).map_err(|e| format!("cap {b:?}: {e}"))?;
+    if a.is_zero() || b < a {
+        return Err("the initial delay must be positive and at most the cap".into());
+    }
+    Ok((a, b))
+}
+
+pub fn run(root: &Path, store: &Store, args: RunArgs) -> anyhow::Result<i32> {
+    let (text, format) = if args.file == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("read the manifest from stdin")?;
+        let format = if toml_like(&text) {
+            Format::Toml
+        } else {
+            Format::Yaml
+        };
+        (text, format)
+    } else {
+        let text = std::fs::read_to_string(&args.file)
+            .with_context(|| format!("read {}", args.file.display()))?;
+        (text, Format::from_path(&args.file))
+    };
+    let parsed = spec::parse(&text, format)
+        .with_context(|| format!("invalid manifest {}", args.file.display()))?;
+    let mut options = RunOptions {
+        allow_host_paths: args.allow_host_paths,
+        allow_privileged: args.allow_privileged,
+        ..RunOptions::default()
+    };
+    if let Some((initial, cap)) = args.backoff {
+        options.backoff_initial_ms = initial.as_millis() as u64;
+        options.backoff_cap_ms = cap.as_millis() as u64;
+    }
+    let mut started = Vec::new();
+    for p in parsed {
+        for warning in &p.warnings {
+            eprintln!("warning: {warning}");
+        }
+        for note in &p.notes {
+            eprintln!("note: {note}");
+        }
+        let name = p.pod.name.clone();
+        let record = podcore::runtime::prepare(root, store, p.pod, options.clone())
+            .with_context(|| format!("create pod {name}"))?;
+        start_supervisor(root, &record).with_context(|| format!("start pod {name}"))?;
+        if args.detach {
+            println!("{name}");
+        }
+        started.push(record);
+    }
+    if args.detach {
+        return Ok(0);
+    }
+    foreground(root, &started, args.remove)
+}
+
+fn toml_like(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .is_some_and(|l| l.starts_with('[') || l.contains(" = "))
+}
+
+/// Start the pod's supervisor (this binary, `supervise`) detached in its own
+/// session, and wait until it reports the pod started or failed.
+fn start_supervisor(root: &Path, record: &PodRecord) -> anyhow::Result<()> {
+    let paths = PodPaths::new(root, &record.uid);
+    let (read, write) = nix::unistd::pipe().context("create readiness pipe")?;
+    let log =
+        std::fs::File::create(paths.dir.join("supervisor.log")).context("create supervisor.log")?;
+    let exe = std::env::current_exe().context("find podctl's own binary")?;
+    let write_fd = write.as_raw_fd();
+    let mut command = Command::new(exe);
+    command
+        .arg("--root")
+        .arg(root)
+        .args(["supervise", &record.uid])
+        .env(READY_FD, write_fd.to_string())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // SAFETY: between fork and exec the closure only calls setsid(2) and fcntl(2).
+    unsafe {
+        command.pre_exec(move || {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            // Keep the readiness pipe open across exec.
+            nix::fcntl::fcntl(
+                write_fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            )
+            .map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    let child = command.spawn();
+    drop(write);
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            podcore::runtime::force_cleanup(root, record);
+            return Err(e).context("spawn the pod supervisor");
+        }
+    };
+    let mut answer = String::new();
+    std::fs::File::from(read)
+        .read_to_string(&mut answer)
+        .context("wait for the pod supervisor")?;
+    // The supervisor runs on, detached; it is reaped by init once this process exits.
+    let _ = child.try_wait();
+    match answer.trim() {
+        "ok" => Ok(()),
+        "" => {
+            podcore::runtime::force_cleanup(root, record);
+            bail!(
+                "the pod supervisor died while starting the pod (see {})",
+                paths.dir.join("supervisor.log").display()
+            )
+        }
+        other => bail!("{}", other.trim_start_matches("error: ")),
+    }
+}
+
+/// The supervisor's entry point (`podctl supervise UID`).
+pub fn supervise(root: &Path, uid: &str) -> anyhow::Result<()> {
+    let ready = std::env::var(READY_FD)
+        .ok()
+        .and_then(|fd| fd.parse::<i32>().ok())
+        .map(|fd| {
+            // SAFETY: podctl run passed this fd, open and owned by nobody else here.
+            unsafe { std::fs::File::from_raw_fd(fd) }
+        });
+    // SAFETY: called before any thread exists.
+    unsafe { std::env::remove_var(READY_FD) };
+    supervisor::run(root, uid, ready).context("supervise pod")?;
+    Ok(())
+}
+
+fn load(
+    root: &Path,
+    entry: &pod::PodEntry,
+) -> anyhow::Result<(PodRecord, PodPaths, Option<PodStatus>)> {
+    let paths = PodPaths::new(root, &entry.uid);
+    let record: PodRecord =
+        pod::read_json(&paths.record()).with_context(|| format!("read pod {}", entry.name))?;
+    let status = supervisor::observed_status(&paths);
+    Ok((record, paths, status))
+}
+
+/// Foreground `run`: stream every container's output prefixed with its name
+/// until the pods end; Ctrl-C or SIGTERM deletes them gracefully.
+fn foreground(root: &Path, records: &[PodRecord], remove: bool) -> anyhow::Result<i32> {
+    let action = nix::sys::signal::SigAction::new(
+        nix::sys::signal::SigHandler::Handler(on_interrupt),
+        nix::sys::signal::SaFlags::empty(),
+        nix::sys::signal::SigSet::empty(),
+    );
+    for signal in [
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGTERM,
+    ] {
+        // SAFETY: the handler only stores to an atomic.
+        unsafe { nix::sys::signal::sigaction(signal, &action) }
+            .context("install signal handler")?;
+    }
+    let mut offsets: BTreeMap<PathBuf, u64> = BTreeMap::new();
+    let mut pending: BTreeMap<PathBuf, String> = BTreeMap::new();
+    loop {
+        for record in records {
+            let paths = PodPaths::new(root, &record.uid);
+            for container in record.spec.all_containers() {
+                let dir = paths.logs(&container.name);
+                let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.path())
+                    .collect();
+                files.sort_by_key(|p| {
+                    p.file_stem()
+                        .and_then(|s| s.to_str())
+                        .and_then(|s| s.parse::<u32>().ok())
+                });
+                for file in files {
+                    stream_new(&file, &container.name, &mut offsets, &mut pending);
+                }
+            }
+        }
+        if INTERRUPTED.load(Ordering::Relaxed) {
+            eprintln!("interrupted: deleting the pod(s)");
+            let entries: Vec<pod::PodEntry> = records
+                .iter()
+                .map(|r| pod::PodEntry {
+                    namespace: r.spec.namespace.clone(),
+                    name: r.spec.name.clone(),
+                    uid: r.uid.clone(),
+                })
+                .collect();
+            delete_entries(root, &entries, None)?;
+            return Ok(130);
+        }
+        let statuses: Vec<Option<PodStatus>> = records
+            .iter()
+            .map(|r| supervisor::observed_status(&PodPaths::new(root, &r.uid)))
+            .collect();
+        let done = statuses.iter().all(|s| {
+            s.as_ref()
+                .is_none_or(|s| s.phase.is_terminal() || s.phase == Phase::Unknown)
+        });
+        let supervisors_gone = records
+            .iter()
+            .all(|r| supervisor::live_pid(&PodPaths::new(root, &r.uid).supervisor_pid()).is_none());
+        if done && supervisors_gone {
+            let failed = statuses
+                .iter()
+                .any(|s| s.as_ref().is_none_or(|s| s.phase != Phase::Succeeded));
+            if remove {
+                let entries: Vec<pod::PodEntry> = records
+                    .iter()
+                    .map(|r| pod::PodEntry {
+                        namespace: r.spec.namespace.clone(),
+                        name: r.spec.name.clone(),
+                        uid: r.uid.clone(),
+                    })
+                    .collect();
+                delete_entries(root, &entries, Some(0))?;
+            }
+            return Ok(if failed { 1 } else { 0 });
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn stream_new(
+    file: &Path,
+    name: &str,
+    offsets: &mut BTreeMap<PathBuf, u64>,
+    pending: &mut BTreeMap<PathBuf, String>,
+) {
+    let offset = offsets.entry(file.to_path_buf()).or_insert(0);
+    let Ok(mut f) = std::fs::File::open(file) else {
+        return;
+    };
+    use std::io::Seek;
+    if f.seek(std::io::SeekFrom::Start(*offset)).is_err() {
+        return;
+    }
+    let mut text = String::new();
+    if f.read_to_string(&mut text).is_err() {
+        return;
+    }
+    // Only whole log lines; keep a trailing piece for the next round.
+    let Some(end) = text.rfind('\n') else { return };
+    *offset += (end + 1) as u64;
+    let partial = pending.entry(file.to_path_buf()).or_default();
+    let mut out = std::io::stdout().lock();
+    for entry in text[..end + 1]
+        .lines()
+        .filter_map(podcore::logs::parse_line)
+    {
+        partial.push_str(&entry.text);
+        if !entry.partial {
+            let _ = writeln!(out, "[{name}] {partial}");
+            partial.clear();
+        }
+    }
+    let _ = out.flush();
+}
+
+/// `podctl get pods`.
+pub fn get(root: &Path, name: Option<&str>, namespace: &str, format: &str) -> anyhow::Result<()> {
+    let entries: Vec<pod::PodEntry> = match name {
+        Some(name) => vec![pod::find(root, namespace, name)?],
+        None => pod::list(root)
+            .into_iter()
+            .filter(|p| p.namespace == namespace)
+            .collect(),
+    };
+    let mut pods = Vec::new();
+    for entry in &entries {
+        pods.push(load(root, entry)?);
+    }
+    match format {
+        "json" | "yaml" => {
+            let objects: Vec<k8s_openapi::api::core::v1::Pod> = pods
+                .iter()
+                .map(|(r, _, s)| podcore::kube::pod_object(r, s.as_ref()))
+                .collect();
+            let value = if name.is_some() {
+                serde_json::to_value(&objects[0])?
+            } else {
+                serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects, "metadata": {"resourceVersion": ""}})
+            };
+            if format == "json" {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print!("{}", serde_yaml_ng::to_string(&value)?);
+            }
+        }
+        "name" => {
+            for (record, _, _) in &pods {
+                println!("pod/{}", record.spec.name);
+            }
+        }
+        "" | "wide" => {
+            if pods.is_empty() {
+                eprintln!("No resources found in {namespace} namespace.");
+                return Ok(());
+            }
+            let now = chrono::Utc::now();
+            let rows: Vec<Vec<String>> = pods
+                .iter()
+                .map(|(record, _, status)| {
+                    let (ready, shown, restarts) = match status {
+                        Some(s) => {
+                            let sidecars = record
+                                .spec
+                                .init_containers
+                                .iter()
+                                .filter(|c| c.is_sidecar())
+                                .count();
+                            let total = s.containers.len() + sidecars;
+                            let ready = s.containers.iter().filter(|c| c.ready).count()
+                                + s.init_containers
+                                    .iter()
+                                    .zip(&record.spec.init_containers)
+                                    .filter(|(st, sp)| sp.is_sidecar() && st.ready)
+                                    .count();
+                            let restarts: u32 = s
+                                .containers
+                                .iter()
+                                .chain(&s.init_containers)
+                                .map(|c| c.restart_count)
+                                .sum();
+                            (
+                                format!("{ready}/{total}"),
+                                podcore::kube::display_status(record, s),
+                                restarts.to_string(),
+                            )
+                        }
+                        None => (
+                            format!("0/{}", record.spec.containers.len()),
+                            "Pending".into(),
+                            "0".into(),
+                        ),
+                    };
+                    let mut row = vec![
+                        record.spec.name.clone(),
+                        ready,
+                        shown,
+                        restarts,
+                        output::age(record.created, now),
+                    ];
+                    if format == "wide" {
+                        row.push(
+                            status
+                                .as_ref()
+                                .and_then(|s| s.pod_ip.clone())
+                                .unwrap_or_else(|| "<none>".into()),
+                        );
+                        row.push(record.uid.clone());
+                    }
+                    row
+                })
+                .collect();
+            let mut header = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
+            if format == "wide" {
+                header.extend(["IP", "UID"]);
+            }
+            output::table(&header, &rows)?;
+        }
+        other => bail!("unknown output format {other:?}: use wide, json, yaml or name"),
+    }
+    Ok(())
+}
+
+/// `podctl delete pod NAME...`: ask every supervisor to stop its pod, then
+/// wait for all of them together.
+pub fn delete(
+    root: &Path,
+    names: &[String],
+    all: bool,
+    namespace: &str,
+    grace: Option<u64>,
+) -> anyhow::Result<()> {
+    let entries: Vec<pod::PodEntry> = if all {
+        pod::list(root)
+            .into_iter()
+            .filter(|p| p.namespace == namespace)
+            .collect()
+    } else {
+        names
+            .iter()
+            .map(|n| pod::find(root, namespace, n))
+            .collect::<Result<_, _>>()?
+    };
+    delete_entries(root, &entries, grace)?;
+    for entry in &entries {
+        println!("pod \"{}\" deleted", entry.name);
+    }
+    Ok(())
+}
+
+fn delete_entries(
+    root: &Path,
+    entries: &[pod::PodEntry],
+    grace: Option<u64>,
+) -> anyhow::Result<()> {
+    let mut waiting = Vec::new();
+    for entry in entries {
+        let paths = PodPaths::new(root, &entry.uid);
+        let record: PodRecord =
+            pod::read_json(&paths.record()).with_context(|| format!("read pod {}", entry.name))?;
+        let grace_seconds = grace.unwrap_or(record.spec.termination_grace_period_seconds);
+        match supervisor::live_pid(&paths.supervisor_pid()) {
+            Some(pid) => {
+                pod::write_json(
+                    &paths.stop_request(),
+                    &StopRequest {
+                        grace_period_seconds: grace_seconds,
+                    },
+                )?;
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+                waiting.push((
+                    record,
+                    paths,
+                    pid,
+                    Instant::now() + Duration::from_secs(grace_seconds + 30),
+                ));
+            }
+            None => podcore::runtime::force_cleanup(root, &record),
+        }
+    }
+    while !waiting.is_empty() {
+        waiting.retain(|(record, paths, pid, deadline)| {
+            let alive = Path::new(&format!("/proc/{pid}")).exists()
+                && supervisor::live_pid(&paths.supervisor_pid()).is_some();
+            if alive && Instant::now() < *deadline {
+                return true;
+            }
+            if paths.dir.exists() {
+                podcore::runtime::force_cleanup(root, record);
+            }
+            false
+        });
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+/// `podctl logs`.
+pub fn logs(
+    root: &Path,
+    namespace: &str,
+    name: &str,
+    container: Option<&str>,
+    follow: bool,
+    previous: bool,
+    timestamps: bool,
+    tail: Option<usize>,
+) -> anyhow::Result<()> {
+    let entry = pod::find(root, namespace, name)?;
+    let (record, paths, status) = load(root, &entry)?;
+    let names: Vec<String> = record
+        .spec
+        .all_containers()
+        .map(|c| c.name.clone())
+        .collect();
+    let container = match container {
+        Some(c) if names.iter().any(|n| n == c) => c.to_string(),
+        Some(c) => bail!(NotFound(format!(
+            "container {c:?} is not in pod {name} (containers: {})",
+            names.join(", ")
+        ))),
+        None if record.spec.containers.len() == 1 && record.spec.init_containers.is_empty() => {
+            record.spec.containers[0].name.clone()
+        }
+        None => {
+            let first = record.spec.containers[0].name.clone();
+            eprintln!(
+                "Defaulted container \"{first}\" out of: {}",
+                names.join(", ")
+            );
+            first
+        }
+    };
+    let restarts = status
+        .as_ref()
+        .and_then(|s| {
+            s.init_containers
+                .iter()
+                .chain(&s.containers)
+                .find(|c| c.name == container)
+                .map(|c| c.restart_count)
+        })
+        .unwrap_or(0);
+    let index = if previous {
+        restarts.checked_sub(1).ok_or_else(|| {
+            anyhow::anyhow!(NotFound(format!(
+                "previous terminated container {container:?} in pod {name:?} not found"
+            )))
+        })?
+    } else {
+        restarts
+    };
+    let file = paths.log_file(&container, index);
+    let mut offset = 0usize;
+    let mut first = true;
+    loop {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        if complete.len() > offset || first {
+            let lines = podcore::logs::read_lines(&complete[offset.min(complete.len())..]);
+            let skip = if first {
+                tail.map_or(0, |t| lines.len().saturating_sub(t))
+            } else {
+                0
+            };
+            let mut out = std::io::stdout().lock();
+            for (time, line) in lines.into_iter().skip(skip) {
+                if timestamps {
+                    writeln!(
+                        out,
+                        "{} {line}",
+                        time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+                    )?;
+                } else {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            out.flush()?;
+            offset = complete.len();
+        }
+        first = false;
+        if !follow || previous {
+            return Ok(());
+        }
+        let status = supervisor::observed_status(&paths);
+        let running = status
+            .as_ref()
+            .and_then(|s| {
+                s.init_containers
+                    .iter()
+                    .chain(&s.containers)
+                    .find(|c| c.name == container)
+                    .cloned()
+            })
+            .is_some_and(|c| {
+                matches!(c.state, ContainerState::Running { .. }) && c.restart_count == index
+            });
+        if !running && !paths.dir.exists()
+            || (!running && offset == complete.len() && status.is_some())
+        {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A named thing that does not exist: exit code 3.
+#[derive(Debug)]
+pub struct NotFound(pub String);
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotFound {}
