@@ -259,6 +259,9 @@ impl Default for Root {
 
 impl Drop for Root {
     fn drop(&mut self) {
+        if self.path().join("pods/by-name").exists() {
+            let _ = self.podctl(&["delete", "pod", "--all", "--grace-period", "0"]);
+        }
         let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
         let prefix = self.path().to_string_lossy().into_owned();
         for target in mounts
@@ -286,4 +289,127 @@ pub fn tree(dir: &Path) -> Vec<String> {
     walk(dir, dir, &mut out);
     out.sort();
     out
+}
+
+impl Root {
+    /// A root with the busybox image imported.
+    pub fn with_busybox() -> Self {
+        let root = Self::new();
+        let layout = workspace().join("target/images/busybox");
+        let (code, _, err) = root.podctl(&["image", "import", layout.to_str().unwrap()]);
+        assert_eq!(code, 0, "import busybox (run `cargo xtask images`): {err}");
+        root
+    }
+
+    /// `podctl run -d` of a manifest given as text; returns (code, stdout, stderr).
+    pub fn run_manifest(&self, manifest: &str, extra: &[&str]) -> (i32, String, String) {
+        let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+        std::fs::write(file.path(), manifest).unwrap();
+        let mut args = vec!["run", "-d", "-f", file.path().to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.podctl(&args)
+    }
+
+    /// Run a manifest that must start.
+    pub fn start(&self, manifest: &str, extra: &[&str]) {
+        let (code, out, err) = self.run_manifest(manifest, extra);
+        assert_eq!(code, 0, "podctl run: {out}{err}");
+    }
+
+    /// `podctl get pod NAME -o json`.
+    pub fn pod(&self, name: &str) -> serde_json::Value {
+        let (code, out, err) = self.podctl(&["get", "pod", name, "-o", "json"]);
+        assert_eq!(code, 0, "get pod {name}: {err}");
+        serde_json::from_str(&out).unwrap()
+    }
+
+    /// The pod's status.json (pids of pause and containers).
+    pub fn runtime_status(&self, name: &str) -> serde_json::Value {
+        let uid = self.pod(name)["metadata"]["uid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        serde_json::from_slice(
+            &std::fs::read(self.path().join("pods").join(uid).join("status.json")).unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// The host pid of a running container (or `pause`).
+    pub fn pid(&self, pod: &str, container: &str) -> i32 {
+        let status = self.runtime_status(pod);
+        if container == "pause" {
+            return status["sandbox"]["pause_pid"].as_i64().expect("pause runs") as i32;
+        }
+        status["init_containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(status["containers"].as_array().unwrap())
+            .find(|c| c["name"] == container)
+            .and_then(|c| c["pid"].as_i64())
+            .unwrap_or_else(|| panic!("container {container} of {pod} is not running: {status}"))
+            as i32
+    }
+
+    /// A container's state object from `get -o json` (`running`, `waiting` or `terminated`).
+    pub fn container_status(&self, pod: &str, container: &str) -> serde_json::Value {
+        let pod_json = self.pod(pod);
+        let status = &pod_json["status"];
+        status["containerStatuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(
+                status["initContainerStatuses"]
+                    .as_array()
+                    .into_iter()
+                    .flatten(),
+            )
+            .find(|c| c["name"] == container)
+            .cloned()
+            .unwrap_or_else(|| panic!("no status for {container}: {pod_json}"))
+    }
+
+    /// `podctl logs POD -c C`.
+    pub fn logs(&self, pod: &str, container: &str) -> String {
+        self.podctl(&["logs", pod, "-c", container]).1
+    }
+
+    /// Wait until `podctl logs` of a container contains `needle`.
+    pub fn wait_logs(&self, pod: &str, container: &str, needle: &str) -> String {
+        wait_for(Duration::from_secs(20), || {
+            let logs = self.logs(pod, container);
+            logs.contains(needle).then_some(logs)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{pod}/{container} never logged {needle:?}: {:?}",
+                self.logs(pod, container)
+            )
+        })
+    }
+
+    /// Wait for the pod's phase.
+    pub fn wait_phase(&self, pod: &str, phase: &str) -> serde_json::Value {
+        wait_for(Duration::from_secs(30), || {
+            let json = self.pod(pod);
+            (json["status"]["phase"] == phase).then_some(json)
+        })
+        .unwrap_or_else(|| panic!("{pod} never reached {phase}: {}", self.pod(pod)))
+    }
+}
+
+/// The namespace link of a process (`net:[4026531840]`).
+pub fn ns(pid: i32, kind: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .unwrap_or_else(|e| panic!("ns {kind} of {pid}: {e}"))
+        .display()
+        .to_string()
+}
+
+/// A scenario of the shared folder, read by the tests only.
+pub fn scenario(name: &str) -> String {
+    std::fs::read_to_string(workspace().join("../shared/scenarios").join(name))
+        .unwrap_or_else(|e| panic!("scenario {name}: {e}"))
 }

@@ -1,0 +1,491 @@
+//! Pods end to end through the real podctl: the namespace layout, what the
+//! containers of a pod share, volumes, limits, security defaults, cleanup.
+
+use std::process::Command;
+use std::time::Duration;
+
+use tests::{Root, ns, output, proc_stat, scenario, wait_for, workspace};
+
+fn pod_uid(root: &Root, name: &str) -> String {
+    root.pod(name)["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Nothing of the pod is left: processes, mounts, cgroups, folders.
+fn assert_gone(root: &Root, uid: &str, pids: &[i32]) {
+    for pid in pids {
+        assert!(
+            proc_stat(*pid).is_none_or(|s| s.state == 'Z'),
+            "process {pid} survived the pod"
+        );
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    assert!(
+        !mounts.contains(uid),
+        "a mount of the pod is left: {mounts}"
+    );
+    let cgroups = Command::new("find")
+        .args(["/sys/fs/cgroup", "-maxdepth", "5", "-name"])
+        .arg(format!("pod{uid}"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&cgroups.stdout),
+        "",
+        "cgroups of the pod are left"
+    );
+    assert!(
+        !root.path().join("pods").join(uid).exists(),
+        "the pod's folder is left"
+    );
+    let run: Vec<_> = std::fs::read_dir(root.path().join("run"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        run.iter().all(|n| !n.to_string_lossy().starts_with(uid)),
+        "libcontainer state is left: {run:?}"
+    );
+}
+
+#[test]
+fn two_containers_share_net_ipc_uts_with_pause_and_nothing_else() {
+    let root = Root::with_busybox();
+    let manifest =
+        std::fs::read_to_string(workspace().join("examples/two-containers-pod.yml")).unwrap();
+    let (code, out, err) = root.run_manifest(&manifest, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "two-containers-pod\n");
+    assert!(err.contains("note: a Job"), "{err}");
+    let pause = root.pid("two-containers-pod", "pause");
+    let host = std::process::id() as i32;
+    let mut pids = vec![pause];
+    for name in ["hello", "hello2"] {
+        let pid = root.pid("two-containers-pod", name);
+        pids.push(pid);
+        for kind in ["net", "ipc", "uts"] {
+            assert_eq!(ns(pid, kind), ns(pause, kind), "{name}: {kind} is pause's");
+            assert_ne!(
+                ns(pid, kind),
+                ns(host, kind),
+                "{name}: {kind} is not the host's"
+            );
+        }
+        assert_ne!(
+            ns(pid, "mnt"),
+            ns(pause, "mnt"),
+            "{name}: own mount namespace"
+        );
+        assert_ne!(ns(pid, "mnt"), ns(host, "mnt"));
+        assert_ne!(
+            ns(pid, "pid"),
+            ns(pause, "pid"),
+            "{name}: own pid namespace"
+        );
+        assert_ne!(ns(pid, "pid"), ns(host, "pid"));
+        for kind in ["cgroup", "user"] {
+            assert_eq!(
+                ns(pid, kind),
+                ns(host, kind),
+                "{name}: {kind} is the host's"
+            );
+        }
+    }
+    assert_ne!(ns(pids[1], "mnt"), ns(pids[2], "mnt"));
+    assert_eq!(
+        root.wait_logs("two-containers-pod", "hello", "first container"),
+        "first container\n"
+    );
+    assert_eq!(
+        root.wait_logs("two-containers-pod", "hello2", "second container"),
+        "second container\n"
+    );
+    let (_, table, _) = root.podctl(&["get", "pods"]);
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        &row[..4],
+        ["two-containers-pod", "2/2", "Running", "0"],
+        "{table}"
+    );
+
+    let uid = pod_uid(&root, "two-containers-pod");
+    let (code, out, err) =
+        root.podctl(&["delete", "pod", "two-containers-pod", "--grace-period", "0"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "pod \"two-containers-pod\" deleted\n");
+    assert_gone(&root, &uid, &pids);
+}
+
+#[test]
+fn a_shared_pid_namespace_has_pause_as_pid_1_and_it_reaps_orphans() {
+    let root = Root::with_busybox();
+    root.start(&scenario("two-containers-shared-pid.yml"), &[]);
+    let pause = root.pid("two-containers-pod", "pause");
+    let status = std::fs::read_to_string(format!("/proc/{pause}/status")).unwrap();
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("NSpid:") && l.ends_with("\t1")),
+        "pause is PID 1: {status}"
+    );
+    for name in ["hello", "hello2"] {
+        let pid = root.pid("two-containers-pod", name);
+        assert_eq!(
+            ns(pid, "pid"),
+            ns(pause, "pid"),
+            "{name} is in pause's pid namespace"
+        );
+        for kind in ["net", "ipc", "uts"] {
+            assert_eq!(ns(pid, kind), ns(pause, kind));
+        }
+        assert_ne!(ns(pid, "mnt"), ns(pause, "mnt"), "only mnt differs");
+    }
+    // An orphan made in a container is re-parented to pause, which reaps it.
+    let hello = root.pid("two-containers-pod", "hello");
+    let status = Command::new("nsenter")
+        .arg("-t")
+        .arg(hello.to_string())
+        .args(["-p", "--", "/bin/sh", "-c", "(sleep 0.5 &) ; exit 0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let adopted = wait_for(Duration::from_secs(5), || {
+        tests::children_of(pause)
+            .iter()
+            .any(|c| c.state != 'Z')
+            .then_some(())
+    });
+    assert!(adopted.is_some(), "the orphan was re-parented to pause");
+    let inits: Vec<i32> = ["hello", "hello2"]
+        .iter()
+        .map(|c| root.pid("two-containers-pod", c))
+        .collect();
+    let reaped = wait_for(Duration::from_secs(5), || {
+        tests::children_of(pause)
+            .iter()
+            .all(|c| inits.contains(&c.pid))
+            .then_some(())
+    });
+    assert!(
+        reaped.is_some(),
+        "pause left a zombie: {:?}",
+        tests::children_of(pause)
+    );
+}
+
+#[test]
+fn containers_talk_over_localhost_and_share_hostname_and_hosts_file() {
+    let root = Root::with_busybox();
+    let manifest = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: talk}
+spec:
+  hostAliases: [{ip: 10.9.8.7, hostnames: [db.local]}]
+  containers:
+  - name: server
+    image: busybox
+    command: [sh, -c, 'mkdir -p /www && echo served-over-localhost > /www/index.html && httpd -f -p 8080 -h /www']
+  - name: client
+    image: busybox
+    command: [sh, -c, 'for i in $(seq 100); do wget -qO- http://127.0.0.1:8080/ && break; sleep 0.1; done; hostname; cat /etc/hostname; cat /etc/hosts; sleep 3600']
+"#;
+    root.start(manifest, &[]);
+    let logs = root.wait_logs("talk", "client", "# Entries added by HostAliases.");
+    let lines: Vec<&str> = logs.lines().collect();
+    assert_eq!(lines[0], "served-over-localhost", "{logs}");
+    assert_eq!(lines[1], "talk", "the pod's hostname");
+    assert_eq!(lines[2], "talk");
+    let hosts = lines[3..].join("\n");
+    assert!(hosts.starts_with("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"), "{hosts}");
+    assert!(
+        hosts.contains("\ttalk\n\n# Entries added by HostAliases.\n10.9.8.7\tdb.local"),
+        "{hosts}"
+    );
+    let server = root.pid("talk", "server");
+    let (_, uts, _) = output(
+        Command::new("nsenter")
+            .arg("-t")
+            .arg(server.to_string())
+            .args(["-u", "hostname"]),
+    );
+    assert_eq!(uts.trim(), "talk");
+}
+
+#[test]
+fn ipc_objects_and_dev_shm_cross_containers() {
+    let root = Root::with_busybox();
+    // POSIX shm through the scenario: the producer's file in /dev/shm is read by the consumer.
+    let (code, _, err) = root.run_manifest(&scenario("ipc-producer-consumer.yml"), &[]);
+    assert_eq!(code, 0, "{err}");
+    root.wait_phase("ipc-demo", "Succeeded");
+    assert_eq!(root.logs("ipc-demo", "consumer"), "message from producer\n");
+
+    // SysV: a message queue made in one container's IPC namespace shows in the other's.
+    let manifest = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: sysv}
+spec:
+  containers:
+  - {name: maker, image: busybox, command: [sleep, "3600"]}
+  - name: seer
+    image: busybox
+    command: [sh, -c, 'for i in $(seq 200); do grep -q 4242 /proc/sysvipc/msg && echo seen-queue && break; sleep 0.05; done; sleep 3600']
+"#;
+    root.start(manifest, &[]);
+    let maker = root.pid("sysv", "maker");
+    let (code, _, err) = output(
+        Command::new("nsenter")
+            .arg("-t")
+            .arg(maker.to_string())
+            .args([
+                "-i",
+                "--",
+                "python3",
+                "-c",
+                "import ctypes; libc = ctypes.CDLL(None); assert libc.msgget(4242, 0o1666) >= 0",
+            ]),
+    );
+    assert_eq!(code, 0, "msgget in the pod's IPC namespace: {err}");
+    root.wait_logs("sysv", "seer", "seen-queue");
+    let (_, host_queues, _) = output(Command::new("cat").arg("/proc/sysvipc/msg"));
+    assert!(
+        !host_queues.contains(" 4242 "),
+        "the queue is not the host's"
+    );
+    let dev_shm = std::fs::read_to_string(format!("/proc/{maker}/mountinfo")).unwrap();
+    let line = dev_shm
+        .lines()
+        .find(|l| l.split_whitespace().nth(4) == Some("/dev/shm"))
+        .expect("/dev/shm mounted");
+    assert!(
+        line.contains("nosuid")
+            && line.contains("nodev")
+            && line.contains("noexec")
+            && line.contains("tmpfs"),
+        "{line}"
+    );
+    assert!(line.contains("size=65536k"), "{line}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(format!("/proc/{maker}/root/dev/shm"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o1777);
+}
+
+#[test]
+fn empty_dir_is_shared_and_survives_a_container_restart() {
+    let root = Root::with_busybox();
+    let manifest = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: vol}
+spec:
+  restartPolicy: OnFailure
+  volumes: [{name: data, emptyDir: {}}]
+  containers:
+  - name: writer
+    image: busybox
+    command: [sh, -c, 'echo run >> /data/runs; [ $(wc -l < /data/runs) -ge 2 ] && exec sleep 3600; exit 1']
+    volumeMounts: [{name: data, mountPath: /data}]
+  - name: reader
+    image: busybox
+    command: [sh, -c, 'while [ $(cat /shared/runs 2>/dev/null | wc -l) -lt 2 ]; do sleep 0.05; done; echo reader-saw-2-runs; sleep 3600']
+    volumeMounts: [{name: data, mountPath: /shared, readOnly: true}]
+"#;
+    root.start(manifest, &["--backoff", "200ms,1s"]);
+    let pause = root.pid("vol", "pause");
+    root.wait_logs("vol", "reader", "reader-saw-2-runs");
+    let writer = root.container_status("vol", "writer");
+    assert_eq!(writer["restartCount"], 1, "{writer}");
+    assert_eq!(writer["lastState"]["terminated"]["exitCode"], 1);
+    assert!(writer["state"]["running"].is_object(), "{writer}");
+    assert_eq!(
+        root.pid("vol", "pause"),
+        pause,
+        "a container restart keeps the sandbox"
+    );
+    // The read-only mount refuses writes.
+    let reader = root.pid("vol", "reader");
+    let (code, _, _) = output(
+        Command::new("nsenter")
+            .arg("-t")
+            .arg(reader.to_string())
+            .args(["-m", "--", "/bin/sh", "-c", "echo x > /shared/new"]),
+    );
+    assert_ne!(code, 0, "readOnly volume mount must refuse writes");
+    let uid = pod_uid(&root, "vol");
+    let volume = root.path().join("pods").join(&uid).join("volumes/data");
+    assert!(volume.join("runs").exists());
+    root.podctl(&["delete", "pod", "vol", "--grace-period", "0"]);
+    assert!(!volume.exists(), "the emptyDir is removed with the pod");
+}
+
+#[test]
+fn limits_land_in_cgroups_and_a_memory_hog_is_oom_killed() {
+    let root = Root::with_busybox();
+    let manifest = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: limited}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: steady
+    image: busybox
+    command: [sleep, "3600"]
+    resources: {requests: {cpu: 250m, memory: 32Mi}, limits: {cpu: 500m, memory: 64Mi}}
+  - name: hog
+    image: busybox
+    command: [sh, -c, 'sleep 0.5; x=$(yes aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | head -c 200000000); echo survived']
+    resources: {limits: {cpu: "1", memory: 32Mi}}
+"#;
+    root.start(manifest, &[]);
+    let steady = root.pid("limited", "steady");
+    let cgroup = std::fs::read_to_string(format!("/proc/{steady}/cgroup")).unwrap();
+    let uid = pod_uid(&root, "limited");
+    assert!(
+        cgroup.contains(&format!("/podctl/burstable/pod{uid}/steady")),
+        "{cgroup}"
+    );
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let dir = format!("/sys/fs/cgroup/podctl/burstable/pod{uid}/steady");
+        assert_eq!(
+            std::fs::read_to_string(format!("{dir}/cpu.max"))
+                .unwrap()
+                .trim(),
+            "50000 100000"
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("{dir}/memory.max"))
+                .unwrap()
+                .trim(),
+            "67108864"
+        );
+    } else {
+        let read = |ctrl: &str, file: &str| {
+            std::fs::read_to_string(format!(
+                "/sys/fs/cgroup/{ctrl}/podctl/burstable/pod{uid}/steady/{file}"
+            ))
+            .unwrap()
+            .trim()
+            .to_string()
+        };
+        assert_eq!(read("cpu", "cpu.shares"), "256");
+        assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
+        assert_eq!(read("cpu", "cpu.cfs_period_us"), "100000");
+        assert_eq!(read("memory", "memory.limit_in_bytes"), "67108864");
+        assert_eq!(read("pids", "pids.max"), "4096");
+    }
+    let hog = wait_for(Duration::from_secs(30), || {
+        let s = root.container_status("limited", "hog");
+        s["state"]["terminated"].is_object().then_some(s)
+    })
+    .expect("the hog ends");
+    assert_eq!(hog["state"]["terminated"]["reason"], "OOMKilled", "{hog}");
+    assert_eq!(hog["state"]["terminated"]["exitCode"], 137);
+    assert!(!root.logs("limited", "hog").contains("survived"));
+}
+
+#[test]
+fn safe_defaults_refuse_mount_modules_sysrq_and_hide_the_host() {
+    let root = Root::with_busybox();
+    let manifest = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: locked}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: probe
+    image: busybox
+    securityContext: {runAsUser: 1000, runAsGroup: 2000}
+    command: [sh, -c, 'id -u; id -g; ps -o pid | wc -l; cat /proc/self/status | grep CapEff']
+  - name: rooted
+    image: busybox
+    command: [sh, -c, 'mount -t tmpfs none /mnt && echo mounted; insmod /bin/busybox 2>&1 | head -1; echo b > /proc/sysrq-trigger && echo sysrq-written; cat /proc/kcore | head -c 1 | wc -c; ls /sys/firmware | wc -l; echo end']
+"#;
+    root.start(manifest, &[]);
+    root.wait_phase("locked", "Succeeded");
+    let probe = root.logs("locked", "probe");
+    let lines: Vec<&str> = probe.lines().collect();
+    assert_eq!(&lines[..2], ["1000", "2000"], "{probe}");
+    assert_eq!(
+        lines[2].trim(),
+        "4",
+        "sees only its own processes (header, sh, ps, wc): {probe}"
+    );
+    assert!(
+        lines[3].ends_with("0000000000000000"),
+        "uid 1000 has no effective capabilities: {probe}"
+    );
+    let rooted = root.logs("locked", "rooted");
+    assert!(
+        !rooted.contains("mounted"),
+        "mount must be refused: {rooted}"
+    );
+    assert!(
+        !rooted.contains("sysrq-written"),
+        "/proc/sysrq-trigger is read-only: {rooted}"
+    );
+    assert!(
+        rooted.contains("Operation not permitted"),
+        "module loading refused: {rooted}"
+    );
+    // stdout and stderr are separate pipes: compare stdout's lines alone.
+    let stdout: Vec<&str> = rooted.lines().filter(|l| !l.contains(':')).collect();
+    assert_eq!(
+        stdout,
+        ["0", "0", "end"],
+        "/proc/kcore and /sys/firmware are masked: {rooted}"
+    );
+}
+
+#[test]
+fn errors_name_the_field_and_leave_nothing_behind() {
+    let root = Root::with_busybox();
+    let (code, _, err) = root.run_manifest(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: bad}\nspec:\n  containers:\n  - {name: a, image: busybox}\n  - {name: a}\n",
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("spec.containers[1].name: \"a\" is used by another container")
+            && err.contains("spec.containers[1].image: required"),
+        "{err}"
+    );
+    let (code, _, err) = root.run_manifest("apiVersion: v1\nkind: Pod\nmetadata: {name: noimg}\nspec:\n  containers:\n  - {name: a, image: nosuch}\n", &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("spec.containers[0].image") && err.contains("not present, import it with"),
+        "{err}"
+    );
+    let (code, _, err) = root.run_manifest(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: hp}\nspec:\n  volumes: [{name: h, hostPath: {path: /etc}}]\n  containers:\n  - {name: a, image: busybox, command: ['true'], volumeMounts: [{name: h, mountPath: /h}]}\n  restartPolicy: Never\n",
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let status = root.wait_phase("hp", "Failed");
+    let terminated = &status["status"]["containerStatuses"][0]["state"]["terminated"];
+    assert_eq!(terminated["reason"], "StartError");
+    assert_eq!(terminated["exitCode"], 128);
+    assert!(
+        terminated["message"]
+            .as_str()
+            .unwrap()
+            .contains("--allow-host-paths"),
+        "{terminated}"
+    );
+    root.podctl(&["delete", "pod", "hp"]);
+    let pods: Vec<_> = std::fs::read_dir(root.path().join("pods"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(pods, ["by-name"], "no pod folder is left");
+}
