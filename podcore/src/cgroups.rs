@@ -116,14 +116,14 @@ pub fn oom_kills(cgroup: &str) -> Option<u64> {
         ("memory.events", "oom_kill"),
         ("memory.oom_control", "oom_kill"),
     ] {
-        if let Ok(text) = std::fs::read_to_string(dir.join(file)) {
-            if let Some(value) = text.lines().find_map(|l| {
+        if let Ok(text) = std::fs::read_to_string(dir.join(file))
+            && let Some(value) = text.lines().find_map(|l| {
                 l.strip_prefix(key)
                     .and_then(|v| v.strip_prefix(' '))
                     .map(|v| v.trim().parse().ok())
-            }) {
-                return value;
-            }
+            })
+        {
+            return value;
         }
     }
     None

@@ -28,7 +28,7 @@ pub enum ContainerError {
         container: String,
         step: &'static str,
         #[source]
-        source: libcontainer::error::LibcontainerError,
+        source: Box<libcontainer::error::LibcontainerError>,
     },
     #[error("container {container}: {context} {path}: {source}")]
     Io {
@@ -609,7 +609,7 @@ pub fn create(
         move |source| ContainerError::Runtime {
             container,
             step,
-            source,
+            source: Box::new(source),
         }
     };
     ContainerBuilder::new(id.to_string(), SyscallType::default())
@@ -635,7 +635,7 @@ pub fn start(container: &mut Runtime) -> Result<i32, ContainerError> {
         .map_err(|source| ContainerError::Runtime {
             container: id.clone(),
             step: "start",
-            source,
+            source: Box::new(source),
         })?;
     container
         .pid()
@@ -646,10 +646,13 @@ pub fn start(container: &mut Runtime) -> Result<i32, ContainerError> {
 /// Remove a container's libcontainer state and leaf cgroup, killing what is left.
 pub fn destroy(state_root: &Path, id: &str) {
     let dir = state_root.join(id);
-    if let Ok(mut container) = Runtime::load(dir.clone()) {
-        if let Err(e) = container.delete(true) {
-            tracing::warn!(container = id, error = %e, "delete container");
-        }
+    if !dir.exists() {
+        return;
+    }
+    if let Ok(mut container) = Runtime::load(dir.clone())
+        && let Err(e) = container.delete(true)
+    {
+        tracing::warn!(container = id, error = %e, "delete container");
     }
     let _ = std::fs::remove_dir_all(dir);
 }

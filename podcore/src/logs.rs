@@ -45,12 +45,12 @@ impl LineBuffer {
     pub fn push(&mut self, data: &[u8], out: &mut impl Write) -> std::io::Result<()> {
         self.pending.extend_from_slice(data);
         loop {
-            if let Some(i) = self.pending.iter().position(|&b| b == b'\n') {
-                if i <= MAX_LINE {
-                    let line: Vec<u8> = self.pending.drain(..=i).collect();
-                    write_line(out, self.stream, 'F', &line[..line.len() - 1])?;
-                    continue;
-                }
+            if let Some(i) = self.pending.iter().position(|&b| b == b'\n')
+                && i <= MAX_LINE
+            {
+                let line: Vec<u8> = self.pending.drain(..=i).collect();
+                write_line(out, self.stream, 'F', &line[..line.len() - 1])?;
+                continue;
             }
             if self.pending.len() > MAX_LINE {
                 let piece: Vec<u8> = self.pending.drain(..MAX_LINE).collect();

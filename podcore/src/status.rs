@@ -129,9 +129,13 @@ pub fn pod_phase(
     if init_failed_never {
         return Phase::Failed;
     }
+    // A container waiting to be restarted counts as stopped, as in the kubelet
+    // (it has a last terminated state), not as waiting.
+    let restarting = |s: &&ContainerState| matches!(s, ContainerState::Waiting { reason, .. } if reason == "CrashLoopBackOff");
     let waiting = apps
         .iter()
         .filter(|s| matches!(s, ContainerState::Waiting { .. }))
+        .filter(|s| !restarting(s))
         .count();
     let running = apps
         .iter()
@@ -145,7 +149,7 @@ pub fn pod_phase(
         })
         .collect();
     let succeeded = terminated.iter().filter(|t| t.exit_code == 0).count();
-    let failed = terminated.len() - succeeded;
+    let failed = terminated.len() - succeeded + apps.iter().filter(restarting).count();
     if initializing || waiting > 0 {
         return Phase::Pending;
     }
@@ -224,9 +228,25 @@ mod tests {
         use RestartPolicy::*;
         assert_eq!(pod_phase(Never, true, false, &[running()]), Phase::Failed);
         assert_eq!(pod_phase(Always, false, true, &[]), Phase::Pending);
+        let creating = ContainerState::Waiting {
+            reason: "ContainerCreating".into(),
+            message: None,
+        };
+        assert_eq!(
+            pod_phase(Always, false, false, &[running(), creating]),
+            Phase::Pending
+        );
         assert_eq!(
             pod_phase(Always, false, false, &[running(), waiting()]),
-            Phase::Pending
+            Phase::Running
+        );
+        assert_eq!(
+            pod_phase(Always, false, false, &[waiting()]),
+            Phase::Running
+        );
+        assert_eq!(
+            pod_phase(OnFailure, false, false, &[waiting(), terminated(0)]),
+            Phase::Running
         );
         assert_eq!(
             pod_phase(Always, false, false, &[running(), terminated(1)]),

@@ -706,12 +706,12 @@ impl Supervisor {
     }
 
     fn set_condition(&mut self, kind: &str, value: bool) {
-        if let Some(c) = self.status.conditions.iter_mut().find(|c| c.kind == kind) {
-            if c.status != value {
-                c.status = value;
-                c.last_transition_time = Utc::now();
-                self.dirty = true;
-            }
+        if let Some(c) = self.status.conditions.iter_mut().find(|c| c.kind == kind)
+            && c.status != value
+        {
+            c.status = value;
+            c.last_transition_time = Utc::now();
+            self.dirty = true;
         }
     }
 

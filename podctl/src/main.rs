@@ -14,6 +14,8 @@ use podcore::image::Store;
 
 /// Exit code for a runtime failure.
 const EXIT_FAILURE: u8 = 1;
+/// Exit code for a usage error (clap uses it too).
+const EXIT_USAGE: u8 = 2;
 /// Exit code for something named that does not exist (pod, container, image).
 const EXIT_NOT_FOUND: u8 = 3;
 
@@ -129,6 +131,15 @@ enum Command {
         #[arg(short, long, default_value = "default")]
         namespace: String,
     },
+    /// The runtime's view of a pod as JSON: pause and container pids,
+    /// namespace ids, cgroups, root filesystems and log files.
+    ///
+    /// Example: podctl inspect two-containers-pod
+    Inspect {
+        name: String,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+    },
     /// Manage local images (OCI image layouts and archives).
     #[command(subcommand)]
     Image(image_cmd::ImageCommand),
@@ -212,14 +223,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             namespace,
         } => pod_cmd::logs(
             root,
-            &namespace,
-            &pod,
-            container.as_deref(),
-            follow,
-            previous,
-            timestamps,
-            tail,
+            pod_cmd::LogsArgs {
+                namespace: &namespace,
+                name: &pod,
+                container: container.as_deref(),
+                follow,
+                previous,
+                timestamps,
+                tail,
+            },
         )?,
+        Command::Inspect { name, namespace } => pod_cmd::inspect(root, &namespace, &name)?,
         Command::Supervise { uid } => pod_cmd::supervise(root, &uid)?,
     }
     Ok(0)
@@ -273,11 +287,20 @@ fn pause_binary() -> Option<PathBuf> {
 }
 
 fn exit_code(error: &anyhow::Error) -> u8 {
+    if error
+        .chain()
+        .any(|cause| cause.downcast_ref::<Usage>().is_some())
+    {
+        return EXIT_USAGE;
+    }
     let not_found = error.chain().any(|cause| {
         matches!(
             cause.downcast_ref::<podcore::image::Error>(),
             Some(podcore::image::Error::NotFound { .. })
-        )
+        ) || matches!(
+            cause.downcast_ref::<podcore::pod::PodError>(),
+            Some(podcore::pod::PodError::NotFound { .. })
+        ) || cause.downcast_ref::<pod_cmd::NotFound>().is_some()
     });
     if not_found {
         EXIT_NOT_FOUND

@@ -497,17 +497,28 @@ fn delete_entries(
     Ok(())
 }
 
+/// `podctl logs` options.
+pub struct LogsArgs<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub container: Option<&'a str>,
+    pub follow: bool,
+    pub previous: bool,
+    pub timestamps: bool,
+    pub tail: Option<usize>,
+}
+
 /// `podctl logs`.
-pub fn logs(
-    root: &Path,
-    namespace: &str,
-    name: &str,
-    container: Option<&str>,
-    follow: bool,
-    previous: bool,
-    timestamps: bool,
-    tail: Option<usize>,
-) -> anyhow::Result<()> {
+pub fn logs(root: &Path, args: LogsArgs) -> anyhow::Result<()> {
+    let LogsArgs {
+        namespace,
+        name,
+        container,
+        follow,
+        previous,
+        timestamps,
+        tail,
+    } = args;
     let entry = pod::find(root, namespace, name)?;
     let (record, paths, status) = load(root, &entry)?;
     let names: Vec<String> = record
@@ -617,3 +628,60 @@ impl std::fmt::Display for NotFound {
 }
 
 impl std::error::Error for NotFound {}
+
+/// The namespace ids of a process, by kind.
+fn namespaces(pid: i32) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for kind in ["net", "ipc", "uts", "pid", "mnt", "cgroup", "user"] {
+        if let Ok(link) = std::fs::read_link(format!("/proc/{pid}/ns/{kind}")) {
+            out.insert(
+                kind.into(),
+                serde_json::Value::String(link.display().to_string()),
+            );
+        }
+    }
+    serde_json::Value::Object(out)
+}
+
+/// `podctl inspect NAME`: the runtime's view of a pod as JSON.
+pub fn inspect(root: &Path, namespace: &str, name: &str) -> anyhow::Result<()> {
+    let entry = pod::find(root, namespace, name)?;
+    let (record, paths, status) = load(root, &entry)?;
+    let status = status.ok_or_else(|| anyhow::anyhow!("pod {name} has no status yet"))?;
+    let qos = record.spec.qos_class();
+    let pause = status.sandbox.pause_pid;
+    let containers: Vec<serde_json::Value> = status
+        .init_containers
+        .iter()
+        .chain(&status.containers)
+        .map(|c| {
+            serde_json::json!({
+                "name": c.name,
+                "id": c.container_id,
+                "pid": c.pid,
+                "namespaces": c.pid.map(namespaces),
+                "cgroup": format!("/{}/{}", podcore::cgroups::pod_cgroup(qos, &record.uid), c.name),
+                "rootfs": paths.container(&c.name).join("rootfs"),
+                "log": paths.log_file(&c.name, c.restart_count),
+                "image": c.image,
+            })
+        })
+        .collect();
+    let view = serde_json::json!({
+        "name": record.spec.name,
+        "namespace": record.spec.namespace,
+        "uid": record.uid,
+        "phase": status.phase.as_str(),
+        "folder": paths.dir,
+        "supervisor_pid": supervisor::live_pid(&paths.supervisor_pid()),
+        "sandbox": {
+            "id": status.sandbox.container_id,
+            "pause_pid": pause,
+            "namespaces": pause.map(namespaces),
+            "restarts": status.sandbox.restarts,
+        },
+        "containers": containers,
+    });
+    println!("{}", serde_json::to_string_pretty(&view)?);
+    Ok(())
+}

@@ -329,10 +329,10 @@ impl Root {
             .as_str()
             .unwrap()
             .to_string();
-        serde_json::from_slice(
-            &std::fs::read(self.path().join("pods").join(uid).join("status.json")).unwrap(),
-        )
-        .unwrap()
+        std::fs::read(self.path().join("pods").join(uid).join("status.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or(serde_json::Value::Null)
     }
 
     /// The host pid of a running container (or `pause`).

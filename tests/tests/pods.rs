@@ -489,3 +489,57 @@ fn errors_name_the_field_and_leave_nothing_behind() {
         .collect();
     assert_eq!(pods, ["by-name"], "no pod folder is left");
 }
+
+#[test]
+fn web_and_sidecar_serve_over_localhost_and_toml_pods_run() {
+    let root = Root::with_busybox();
+    root.start(&scenario("web-and-sidecar.yml"), &[]);
+    let content = root.pid("web", "content");
+    let page = wait_for(Duration::from_secs(10), || {
+        let (code, out, _) = output(
+            Command::new("nsenter")
+                .arg("-t")
+                .arg(content.to_string())
+                .args([
+                    "-n",
+                    "-m",
+                    "-r",
+                    "-w",
+                    "--",
+                    "/bin/busybox",
+                    "wget",
+                    "-qO-",
+                    "http://localhost:8080/",
+                ]),
+        );
+        (code == 0 && !out.is_empty()).then_some(out)
+    })
+    .expect("the sidecar reaches the web server over localhost");
+    let (_, on_disk, _) = output(
+        Command::new("nsenter")
+            .arg("-t")
+            .arg(content.to_string())
+            .args(["-m", "-r", "--", "/bin/busybox", "cat", "/out/index.html"]),
+    );
+    assert!(!on_disk.is_empty());
+    assert_eq!(
+        page.lines().count(),
+        1,
+        "served the date the sidecar wrote: {page}"
+    );
+    let web = root.pid("web", "web");
+    assert_eq!(ns(web, "uts"), ns(content, "uts"));
+
+    let (code, out, err) = root.podctl(&[
+        "run",
+        "-d",
+        "-f",
+        workspace().join("examples/pod.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "two-containers\n");
+    assert_eq!(
+        root.wait_logs("two-containers", "hello", "first"),
+        "first container\n"
+    );
+}

@@ -686,13 +686,13 @@ fn container(
             );
         }
         let sub_path = m.sub_path.clone().filter(|s| !s.is_empty());
-        if let Some(sub) = &sub_path {
-            if sub.starts_with('/') || sub.split('/').any(|p| p == "..") {
-                error(
-                    format!("{mat}.subPath"),
-                    format!("{sub:?} must be a relative path without '..'"),
-                );
-            }
+        if let Some(sub) = &sub_path
+            && (sub.starts_with('/') || sub.split('/').any(|p| p == ".."))
+        {
+            error(
+                format!("{mat}.subPath"),
+                format!("{sub:?} must be a relative path without '..'"),
+            );
         }
         volume_mounts.push(VolumeMount {
             name: m.name.clone(),
@@ -730,13 +730,13 @@ fn container(
             ("cpu", resources.cpu_request, resources.cpu_limit),
             ("memory", resources.memory_request, resources.memory_limit),
         ] {
-            if let (Some(request), Some(limit)) = (request, limit) {
-                if request > limit {
-                    error(
-                        format!("{at}.resources.requests.{key}"),
-                        "must be less than or equal to the limit".into(),
-                    );
-                }
+            if let (Some(request), Some(limit)) = (request, limit)
+                && request > limit
+            {
+                error(
+                    format!("{at}.resources.requests.{key}"),
+                    "must be less than or equal to the limit".into(),
+                );
             }
         }
     }
