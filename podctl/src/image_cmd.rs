@@ -50,7 +50,7 @@ pub enum ImageCommand {
     },
 }
 
-pub fn run(store: &Store, command: ImageCommand) -> anyhow::Result<()> {
+pub fn run(root: &std::path::Path, store: &Store, command: ImageCommand) -> anyhow::Result<()> {
     match command {
         ImageCommand::Import { path, name } => {
             let name = name
@@ -108,8 +108,9 @@ pub fn run(store: &Store, command: ImageCommand) -> anyhow::Result<()> {
         }
         ImageCommand::Rm { references } => {
             for reference in references {
+                let users = pods_using(root, &reference);
                 let removed = store
-                    .remove(&reference, &[])
+                    .remove(&reference, &users)
                     .with_context(|| format!("remove image {reference}"))?;
                 println!("Untagged: {removed}");
             }
@@ -138,4 +139,26 @@ pub fn run(store: &Store, command: ImageCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Names of the pods whose containers use the image `reference`.
+fn pods_using(root: &std::path::Path, reference: &str) -> Vec<String> {
+    let Ok(wanted) = Reference::parse(reference) else {
+        return Vec::new();
+    };
+    podcore::pod::list(root)
+        .into_iter()
+        .filter(|entry| {
+            let paths = podcore::pod::PodPaths::new(root, &entry.uid);
+            podcore::pod::read_json::<podcore::pod::PodRecord>(&paths.record()).is_ok_and(
+                |record| {
+                    record
+                        .images
+                        .values()
+                        .any(|image| image.reference == wanted.to_string())
+                },
+            )
+        })
+        .map(|entry| format!("{}/{}", entry.namespace, entry.name))
+        .collect()
 }

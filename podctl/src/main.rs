@@ -175,7 +175,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let root = cli.root.as_path();
     match cli.command {
-        Command::Image(command) => image_cmd::run(&open_store(root)?, command)?,
+        Command::Image(command) => image_cmd::run(root, &open_store(root)?, command)?,
         Command::Run {
             file,
             detach,

@@ -150,6 +150,17 @@ fn an_image_repacked_by_umoci_imports() {
     let (code, out, err) = root.podctl(&["image", "import", layout.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("busybox:extra\t"), "{out}");
+    // It runs in a pod, and the pod sees the file umoci added.
+    let (code, _, err) = root.run_manifest(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: umoci}\nspec:\n  containers:\n  - {name: c, image: 'busybox:extra', command: [sh, -c, 'cat /hello.txt; sleep 3600']}\n",
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(root.wait_logs("umoci", "c", "umoci"), "made by umoci\n");
+    let (code, _, err) = root.podctl(&["image", "rm", "busybox:extra"]);
+    assert_eq!(code, 1, "an image in use is not removed");
+    assert!(err.contains("used by pod(s) default/umoci"), "{err}");
+    root.podctl(&["delete", "pod", "umoci", "--grace-period", "0"]);
     let (code, out, err) = root.podctl(&["image", "unpack", "busybox:extra"]);
     assert_eq!(code, 0, "{err}");
     let layers: Vec<&str> = out.lines().collect();
@@ -335,6 +346,72 @@ fn whiteouts_and_opaque_folders_show_right_in_an_overlay_of_the_layers() {
         seen,
         ["a", "a/y", "opq", "opq/new"],
         "whiteouts hide gone and a/x; opq hides old"
+    );
+}
+
+/// The busybox image's layer, uncompressed.
+fn busybox_layer() -> Vec<u8> {
+    use std::io::Read;
+    let layout = busybox_layout();
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let blob =
+        |digest: &str| std::fs::read(layout.join("blobs/sha256").join(&digest[7..])).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap();
+    let gz = blob(manifest["layers"][0]["digest"].as_str().unwrap());
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut tar)
+        .unwrap();
+    tar
+}
+
+#[test]
+fn a_container_sees_whiteouts_applied_and_its_writes_stay_its_own() {
+    let root = Root::with_busybox();
+    let dir = tempfile::tempdir().unwrap();
+    let lower = raw_tar(&[
+        Entry::Dir("a/"),
+        Entry::File("a/x", b"x"),
+        Entry::File("a/y", b"y"),
+        Entry::File("gone", b"gone"),
+        Entry::Dir("opq/"),
+        Entry::File("opq/old", b"old"),
+    ]);
+    let upper = raw_tar(&[
+        Entry::File(".wh.gone", b""),
+        Entry::File("a/.wh.x", b""),
+        Entry::Dir("opq/"),
+        Entry::File("opq/.wh..wh..opq", b""),
+        Entry::File("opq/new", b"new"),
+    ]);
+    write_layout(dir.path(), "latest", &[busybox_layer(), lower, upper]);
+    let (code, _, err) = root.podctl(&[
+        "image",
+        "import",
+        dir.path().to_str().unwrap(),
+        "--name",
+        "wh",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: wh}\nspec:\n  containers:\n  - {name: one, image: wh, command: [sh, -c, 'ls /gone 2>&1; find /a /opq | sort; echo mine > /a/y; sleep 3600']}\n  - {name: two, image: wh, command: [sh, -c, 'sleep 1; cat /a/y; echo; sleep 3600']}\n";
+    let (code, _, err) = root.run_manifest(manifest, &[]);
+    assert_eq!(code, 0, "{err}");
+    let one = root.wait_logs("wh", "one", "/opq/new");
+    assert_eq!(
+        one.lines().skip(1).collect::<Vec<_>>(),
+        ["/a", "/a/y", "/opq", "/opq/new"],
+        "{one}"
+    );
+    assert!(
+        one.lines().next().unwrap().contains("No such file"),
+        "{one}"
+    );
+    assert_eq!(
+        root.wait_logs("wh", "two", "y"),
+        "y\n",
+        "a write in one container is not seen by another"
     );
 }
 
