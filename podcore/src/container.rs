@@ -280,19 +280,18 @@ fn capabilities(container: &Container) -> Vec<String> {
         .iter()
         .map(normal)
         .collect();
+    // As containerd: start from the defaults (or every capability for an
+    // added ALL), drop what is dropped (everything for ALL), then add.
     let mut caps: Vec<String> = if add.iter().any(|c| c == "CAP_ALL") {
         ALL_CAPABILITIES.iter().map(|c| c.to_string()).collect()
     } else {
-        DEFAULT_CAPABILITIES
-            .iter()
-            .map(|c| c.to_string())
-            .chain(add)
-            .collect()
+        DEFAULT_CAPABILITIES.iter().map(|c| c.to_string()).collect()
     };
     if drop.iter().any(|c| c == "CAP_ALL") {
         caps.clear();
     }
     caps.retain(|c| !drop.contains(c));
+    caps.extend(add.into_iter().filter(|c| c != "CAP_ALL"));
     caps.sort();
     caps.dedup();
     caps
@@ -366,6 +365,9 @@ fn finish(name: &str, value: Value) -> Result<Spec, ContainerError> {
 /// `oom_score_adj` -998.
 pub fn pause_spec(pod: &PodSpec, paths: &PodPaths, rootfs: &Path) -> Result<Spec, ContainerError> {
     let mut spec = base();
+    spec.as_object_mut()
+        .expect("spec is an object")
+        .remove("hostname");
     let mut namespaces = vec![json!({"type": "mount"})];
     if !pod.host_network {
         namespaces.push(json!({"type": "network"}));
@@ -655,4 +657,80 @@ pub fn destroy(state_root: &Path, id: &str) {
         tracing::warn!(container = id, error = %e, "delete container");
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{Resources, SecurityContext};
+
+    fn container(command: Option<&[&str]>, args: Option<&[&str]>) -> Container {
+        Container {
+            name: "c".into(),
+            image: "busybox".into(),
+            image_pull_policy: "IfNotPresent".into(),
+            command: command.map(|c| c.iter().map(|s| s.to_string()).collect()),
+            args: args.map(|c| c.iter().map(|s| s.to_string()).collect()),
+            env: vec![("PATH".into(), "/mine".into()), ("A".into(), "1".into())],
+            working_dir: None,
+            volume_mounts: vec![],
+            resources: Resources::default(),
+            security: SecurityContext::default(),
+            restart_policy: None,
+            pre_stop: None,
+        }
+    }
+
+    fn image() -> ResolvedImage {
+        ResolvedImage {
+            reference: "busybox:latest".into(),
+            digest: "sha256:x".into(),
+            layers: vec![],
+            entrypoint: vec!["/entry".into()],
+            cmd: vec!["default".into()],
+            env: vec!["PATH=/image".into(), "B=2".into()],
+            working_dir: "/".into(),
+            user: String::new(),
+            stop_signal: None,
+        }
+    }
+
+    #[test]
+    fn command_and_args_merge_the_kubernetes_way() {
+        assert_eq!(
+            process_args(&container(None, None), &image()),
+            ["/entry", "default"]
+        );
+        assert_eq!(
+            process_args(&container(None, Some(&["x"])), &image()),
+            ["/entry", "x"]
+        );
+        assert_eq!(
+            process_args(&container(Some(&["sh"]), None), &image()),
+            ["sh"]
+        );
+        assert_eq!(
+            process_args(&container(Some(&["sh"]), Some(&["-c", "y"])), &image()),
+            ["sh", "-c", "y"]
+        );
+    }
+
+    #[test]
+    fn env_layers_the_container_over_the_image() {
+        let env = process_env(&container(None, None), &image(), "pod");
+        assert_eq!(env, ["PATH=/mine", "B=2", "HOSTNAME=pod", "A=1"]);
+    }
+
+    #[test]
+    fn capabilities_drop_then_add() {
+        let mut c = container(None, None);
+        assert_eq!(capabilities(&c).len(), DEFAULT_CAPABILITIES.len());
+        c.security.capabilities_drop = vec!["ALL".into()];
+        c.security.capabilities_add = vec!["NET_ADMIN".into()];
+        assert_eq!(capabilities(&c), ["CAP_NET_ADMIN"]);
+        c.security.capabilities_drop = vec!["CAP_KILL".into()];
+        c.security.capabilities_add = vec![];
+        assert!(!capabilities(&c).contains(&"CAP_KILL".to_string()));
+        assert_eq!(capabilities(&c).len(), DEFAULT_CAPABILITIES.len() - 1);
+    }
 }

@@ -543,3 +543,70 @@ fn web_and_sidecar_serve_over_localhost_and_toml_pods_run() {
         "first container\n"
     );
 }
+
+#[test]
+fn security_context_and_host_namespaces_are_honoured() {
+    let root = Root::with_busybox();
+    let manifest = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: sec}
+spec:
+  hostNetwork: true
+  restartPolicy: Never
+  containers:
+  - name: caps
+    image: busybox
+    securityContext: {capabilities: {drop: [ALL], add: [NET_BIND_SERVICE]}, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false}
+    command: [sh, -c, 'grep -E "CapEff|NoNewPrivs" /proc/self/status; touch /file 2>&1; touch /tmp/file && echo tmp-writable; sleep 3600']
+  - name: nonroot
+    image: busybox
+    securityContext: {runAsNonRoot: true}
+    command: [id]
+  - name: priv
+    image: busybox
+    securityContext: {privileged: true}
+    command: [id]
+"#;
+    root.start(manifest, &[]);
+    let logs = root.wait_logs("sec", "caps", "NoNewPrivs");
+    assert!(
+        logs.contains("CapEff:\t0000000000000400"),
+        "only NET_BIND_SERVICE: {logs}"
+    );
+    assert!(logs.contains("NoNewPrivs:\t1"), "{logs}");
+    assert!(logs.contains("Read-only file system"), "{logs}");
+    let caps = root.pid("sec", "caps");
+    assert_eq!(
+        ns(caps, "net"),
+        ns(std::process::id() as i32, "net"),
+        "hostNetwork: the host's network namespace"
+    );
+    for name in ["nonroot", "priv"] {
+        let status = wait_for(Duration::from_secs(10), || {
+            let s = root.container_status("sec", name);
+            s["state"]["terminated"].is_object().then_some(s)
+        })
+        .unwrap();
+        assert_eq!(
+            status["state"]["terminated"]["reason"], "StartError",
+            "{status}"
+        );
+    }
+    let message = |name: &str| {
+        root.container_status("sec", name)["state"]["terminated"]["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        message("nonroot").contains("runAsNonRoot"),
+        "{}",
+        message("nonroot")
+    );
+    assert!(
+        message("priv").contains("--allow-privileged"),
+        "{}",
+        message("priv")
+    );
+}
