@@ -731,19 +731,19 @@ impl Supervisor {
             initializing,
             &self.app_states(),
         );
+        let apps_ready = self.apps_started
+            && self
+                .slots
+                .iter()
+                .filter(|s| s.kind != Kind::Init)
+                .all(|s| s.pid.is_some());
+        self.set_condition("ContainersReady", apps_ready);
+        self.set_condition("Ready", apps_ready);
         if self.status.phase.is_terminal() || phase == self.status.phase {
             return;
         }
         self.status.phase = phase;
         self.dirty = true;
-        let apps_ready = self.apps_started
-            && self
-                .slots
-                .iter()
-                .filter(|s| s.kind == Kind::App)
-                .all(|s| s.pid.is_some());
-        self.set_condition("ContainersReady", apps_ready);
-        self.set_condition("Ready", apps_ready);
         if phase.is_terminal() && self.stopping.is_none() {
             self.event("Normal", "Completed", format!("pod {}", phase.as_str()));
             self.begin_stop(self.record.spec.termination_grace_period_seconds, false);

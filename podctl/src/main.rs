@@ -131,6 +131,26 @@ enum Command {
         #[arg(short, long, default_value = "default")]
         namespace: String,
     },
+    /// Show a pod in detail: containers, states, restarts, mounts, conditions, volumes, events.
+    ///
+    /// Example: podctl describe pod crashy
+    Describe {
+        /// pod (or pods, po).
+        #[arg(value_parser = ["pods", "pod", "po"])]
+        resource: String,
+        name: String,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+    },
+    /// A pod's namespaces as a table (NS TYPE PID CONTAINER SHARED): which are
+    /// shared with pause, which are the host's, which are the container's own.
+    ///
+    /// Example: podctl ns two-containers-pod
+    Ns {
+        name: String,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+    },
     /// The runtime's view of a pod as JSON: pause and container pids,
     /// namespace ids, cgroups, root filesystems and log files.
     ///
@@ -233,6 +253,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 tail,
             },
         )?,
+        Command::Describe {
+            name, namespace, ..
+        } => pod_cmd::describe(root, &namespace, &name)?,
+        Command::Ns { name, namespace } => pod_cmd::namespaces_table(root, &namespace, &name)?,
         Command::Inspect { name, namespace } => pod_cmd::inspect(root, &namespace, &name)?,
         Command::Supervise { uid } => pod_cmd::supervise(root, &uid)?,
     }

@@ -15,9 +15,11 @@ const PAUSE_MAX_RSS_KB: u64 = 32;
 
 pub fn run(what: &str) -> Result {
     match what {
-        "pause" | "all" => pause(),
+        "pause" => pause(),
+        "start" => start(),
+        "all" => pause().and_then(|()| start()),
         other => Err(format!(
-            "unknown benchmark {other:?}: expected pause or all (start, memory and density come with the pod runtime)"
+            "unknown benchmark {other:?}: expected pause, start or all"
         )),
     }
 }
@@ -214,4 +216,104 @@ fn write_section(name: &str, body: &str) -> Result {
     std::fs::write(&path, new).map_err(|e| format!("write {}: {e}", path.display()))?;
     eprintln!("bench: wrote {}", path.display());
     Ok(())
+}
+
+/// How many pods are started and deleted for the start/delete figures.
+const POD_RUNS: usize = 10;
+
+fn median_ms(samples: &mut [f64]) -> (f64, f64, f64) {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    (
+        samples[samples.len() / 2],
+        samples[0],
+        samples[samples.len() - 1],
+    )
+}
+
+/// `podctl run -d` of the two-container example until both containers run,
+/// and `podctl delete --grace-period 0` until nothing is left.
+fn start() -> Result {
+    build::setup()?;
+    build::pause()?;
+    build::run(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
+            "build",
+            "--release",
+            "-p",
+            "podctl",
+            "-p",
+            "rootfs-tools",
+        ]),
+    )?;
+    build::images()?;
+    let podctl = root().join("target/release/podctl");
+    let state = root().join("target/bench/root");
+    let _ = std::fs::remove_dir_all(&state);
+    let podctl_cmd = |args: &[&str]| {
+        let mut command = Command::new(&podctl);
+        command
+            .arg("--root")
+            .arg(&state)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    };
+    build::run(&mut podctl_cmd(&[
+        "image",
+        "import",
+        root()
+            .join("target/images/busybox")
+            .to_str()
+            .expect("utf-8 path"),
+    ]))?;
+    let manifest = root().join("examples/two-containers-pod.yml");
+    let timed = |args: &[&str]| -> Result<f64> {
+        let started = std::time::Instant::now();
+        let status = podctl_cmd(args)
+            .status()
+            .map_err(|e| format!("run podctl: {e}"))?;
+        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+        if !status.success() {
+            return Err(format!("podctl {args:?} failed: {status}"));
+        }
+        Ok(elapsed)
+    };
+    let run_args = ["run", "-d", "-f", manifest.to_str().expect("utf-8 path")];
+    let delete_args = ["delete", "pod", "two-containers-pod", "--grace-period", "0"];
+    // Warm-up: the first run unpacks the image's layers.
+    let first_use = timed(&run_args)?;
+    timed(&delete_args)?;
+    let (mut starts, mut deletes) = (Vec::new(), Vec::new());
+    for _ in 0..POD_RUNS {
+        starts.push(timed(&run_args)?);
+        deletes.push(timed(&delete_args)?);
+    }
+    let (s, s_min, s_max) = median_ms(&mut starts);
+    let (d, d_min, d_max) = median_ms(&mut deletes);
+    let verdict = |what: &str, value: f64, target: f64| {
+        if value <= target {
+            format!("- {what}: {value:.1} ms, target at most {target} ms: met")
+        } else {
+            format!(
+                "- {what}: {value:.1} ms, target at most {target} ms: MISSED by {:.1} ms",
+                value - target
+            )
+        }
+    };
+    let text = format!(
+        "Measured by `cargo xtask bench start` (release build): `podctl run -d -f examples/two-containers-pod.yml` \
+         until both containers run, then `podctl delete pod two-containers-pod --grace-period 0` until nothing is left, \
+         {POD_RUNS} times after a warm-up.\n\n| step | median | min | max |\n|---|---:|---:|---:|\n\
+         | start (warm) | {s:.1} ms | {s_min:.1} ms | {s_max:.1} ms |\n| delete | {d:.1} ms | {d_min:.1} ms | {d_max:.1} ms |\n\
+         | start, first use of the image (layers unpacked) | {first_use:.1} ms | | |\n\n{}\n{}\n\n\
+         Peers (crun, runc, podman kube play) are not measured yet: see the benchmarks issue.\n",
+        verdict("start", s, 100.0),
+        verdict("delete", d, 50.0),
+    );
+    println!("{text}");
+    write_section(
+        "start",
+        &format!("## start and delete\n\n{}\n\n{text}", machine()),
+    )
 }

@@ -1,0 +1,124 @@
+//! The command line as people use it: describe, ns, exit codes, and two
+//! commands racing on one root.
+
+use std::process::Command;
+use std::time::Duration;
+
+use tests::{Root, bin, output, scenario, wait_for};
+
+#[test]
+fn describe_shows_states_restarts_conditions_and_events() {
+    let root = Root::with_busybox();
+    root.start(
+        &scenario("restart-backoff.yml"),
+        &["--backoff", "200ms,400ms"],
+    );
+    wait_for(Duration::from_secs(10), || {
+        (root.container_status("crashy", "crash")["restartCount"].as_u64() >= Some(2)).then_some(())
+    })
+    .expect("restarts");
+    let (code, out, err) = root.podctl(&["describe", "pod", "crashy"]);
+    assert_eq!(code, 0, "{err}");
+    for needle in [
+        "Name:             crashy",
+        "Image:         busybox",
+        "Last State:    Terminated",
+        "Exit Code:    3",
+        "Restart Count: ",
+        "ContainersReady",
+        "Events:",
+        "BackOff",
+        "Started container crash",
+    ] {
+        assert!(out.contains(needle), "describe lacks {needle:?}:\n{out}");
+    }
+    let (code, _, err) = root.podctl(&["describe", "pod", "nope"]);
+    assert_eq!(code, 3);
+    assert!(
+        err.contains("pod \"nope\" not found (pods: crashy)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ns_tells_which_namespaces_are_shared_with_pause_and_the_host() {
+    let root = Root::with_busybox();
+    root.start(&scenario("two-containers-pod.yml"), &[]);
+    let (code, out, err) = root.podctl(&["ns", "two-containers-pod"]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let shared = |container: &str, kind: &str| {
+        rows.iter()
+            .find(|r| r[3] == container && r[1] == kind)
+            .map(|r| r[4])
+            .unwrap()
+    };
+    for container in ["hello", "hello2"] {
+        for kind in ["net", "ipc", "uts"] {
+            assert_eq!(shared(container, kind), "pause", "{out}");
+        }
+        assert_eq!(shared(container, "mnt"), "own");
+        assert_eq!(shared(container, "pid"), "own");
+        assert_eq!(shared(container, "cgroup"), "host");
+        assert_eq!(shared(container, "user"), "host");
+    }
+}
+
+#[test]
+fn exit_codes_tell_usage_not_found_and_failure_apart() {
+    let root = Root::with_busybox();
+    assert_eq!(root.podctl(&["get", "pods", "nope"]).0, 3);
+    assert_eq!(root.podctl(&["logs", "nope"]).0, 3);
+    assert_eq!(root.podctl(&["delete", "pod"]).0, 2, "no name and no --all");
+    assert_eq!(root.podctl(&["frobnicate"]).0, 2);
+    let (code, _, err) = root.podctl(&["run", "-f", "/nonexistent.yaml"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("/nonexistent.yaml"), "{err}");
+    let (code, out, _) = output(Command::new(bin("podctl")).arg("--version"));
+    assert_eq!(code, 0);
+    assert!(out.starts_with("podctl "));
+    let (_, help, _) = output(Command::new(bin("podctl")).args(["run", "--help"]));
+    assert!(
+        help.contains("Example: podctl run -d -f examples/two-containers-pod.yml"),
+        "{help}"
+    );
+}
+
+#[test]
+fn two_runs_of_one_name_at_once_give_one_pod_and_one_clear_error() {
+    let root = Root::with_busybox();
+    let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    std::fs::write(file.path(), "apiVersion: v1\nkind: Pod\nmetadata: {name: race}\nspec:\n  containers:\n  - {name: c, image: busybox, command: [sleep, '3600']}\n").unwrap();
+    let spawn = || {
+        Command::new(bin("podctl"))
+            .arg("--root")
+            .arg(root.path())
+            .args(["run", "-d", "-f"])
+            .arg(file.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let results: Vec<_> = [a, b]
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let codes: Vec<i32> = results.iter().map(|r| r.status.code().unwrap()).collect();
+    assert!(codes.contains(&0) && codes.contains(&1), "{codes:?}");
+    let failed = results.iter().find(|r| !r.status.success()).unwrap();
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("pod \"race\" already exists"),
+        "{:?}",
+        failed
+    );
+    let (_, table, _) = root.podctl(&["get", "pods"]);
+    assert_eq!(table.lines().count(), 2, "one pod: {table}");
+    let pods = std::fs::read_dir(root.path().join("pods")).unwrap().count();
+    assert_eq!(pods, 2, "one pod folder and by-name");
+}
