@@ -97,6 +97,8 @@ struct Slot {
     next_start: Option<Instant>,
     backoff_step: u32,
     ever_started: bool,
+    /// Started in the current sandbox (a new sandbox runs init containers again).
+    round_started: bool,
     /// Init containers: exited 0.
     done: bool,
     outputs: Vec<Output>,
@@ -133,6 +135,8 @@ pub struct Supervisor {
     init_failed_never: bool,
     stopping: Option<Stopping>,
     ready: Option<File>,
+    /// pause died: the containers are being killed so the sandbox can be made anew.
+    rebuilding: bool,
     signals: OwnedFd,
     dirty: bool,
 }
@@ -229,6 +233,7 @@ impl Supervisor {
                     next_start: None,
                     backoff_step: 0,
                     ever_started: false,
+                    round_started: false,
                     done: false,
                     outputs: Vec::new(),
                     log: None,
@@ -276,6 +281,7 @@ impl Supervisor {
             ready,
             signals,
             dirty: true,
+            rebuilding: false,
         }
     }
 
@@ -418,6 +424,7 @@ impl Supervisor {
                     slot.status.restart_count += 1;
                 }
                 slot.ever_started = true;
+                slot.round_started = true;
                 slot.pid = Some(pid);
                 slot.started = Some(Instant::now());
                 slot.next_start = None;
@@ -435,6 +442,7 @@ impl Supervisor {
                 self.event("Warning", "Failed", format!("Error: {error}"));
                 let slot = &mut self.slots[index];
                 slot.ever_started = true;
+                slot.round_started = true;
                 let terminated = Terminated {
                     exit_code: 128,
                     signal: None,
@@ -608,7 +616,7 @@ impl Supervisor {
     /// Decide what follows a container's end: done, restart after back-off, or a failed pod.
     fn after_exit(&mut self, index: usize, terminated: Terminated) {
         let policy = self.record.spec.restart_policy;
-        let stopping = self.stopping.is_some();
+        let stopping = self.stopping.is_some() || self.rebuilding;
         let initial = Duration::from_millis(self.record.options.backoff_initial_ms);
         let cap = Duration::from_millis(self.record.options.backoff_cap_ms);
         let slot = &mut self.slots[index];
@@ -679,7 +687,7 @@ impl Supervisor {
             let running = slot.pid.is_some();
             if slot.kind == Kind::Sidecar
                 && (running || slot.next_start.is_some())
-                && slot.ever_started
+                && slot.round_started
             {
                 self.init_index += 1;
                 continue;
@@ -688,7 +696,7 @@ impl Supervisor {
                 self.init_index += 1;
                 continue;
             }
-            if !running && slot.next_start.is_none() && !slot.ever_started {
+            if !running && slot.next_start.is_none() && !slot.round_started {
                 self.start_container(i);
                 continue;
             }
@@ -724,6 +732,9 @@ impl Supervisor {
     }
 
     fn update_phase(&mut self) {
+        if self.rebuilding {
+            return;
+        }
         let initializing = !self.apps_started;
         let phase = status::pod_phase(
             self.record.spec.restart_policy,
@@ -878,7 +889,24 @@ impl Supervisor {
                 self.pause_pid = None;
                 self.status.sandbox.pause_pid = None;
                 container::destroy(&self.state_root(), &self.paths.container_id("pause"));
-                if self.stopping.is_none() {
+                if self.stopping.is_none()
+                    && self.record.spec.restart_policy != RestartPolicy::Never
+                {
+                    // As the kubelet: kill the containers, make a new sandbox,
+                    // run the init containers again, restart the app containers.
+                    self.event(
+                        "Warning",
+                        "SandboxChanged",
+                        "pause exited: the pod's namespaces are gone, the sandbox will be recreated".into(),
+                    );
+                    self.rebuilding = true;
+                    for slot in &mut self.slots {
+                        slot.next_start = None;
+                        if let Some(pid) = slot.pid {
+                            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                        }
+                    }
+                } else if self.stopping.is_none() {
                     self.event(
                         "Warning",
                         "SandboxChanged",
@@ -917,9 +945,42 @@ impl Supervisor {
         self.dirty = false;
     }
 
+    /// Make a new sandbox after pause died; the containers are already gone.
+    fn rebuild_sandbox(&mut self) {
+        self.rebuilding = false;
+        let _ = nix::mount::umount2(&self.paths.shm(), nix::mount::MntFlags::MNT_DETACH);
+        for slot in &mut self.slots {
+            slot.round_started = false;
+            slot.done = false;
+            slot.next_start = None;
+        }
+        self.init_index = 0;
+        self.apps_started = false;
+        match self.start_sandbox() {
+            Ok(()) => {
+                self.status.sandbox.restarts += 1;
+                self.set_condition("Initialized", false);
+            }
+            Err(error) => {
+                let error = chain(&error);
+                self.event(
+                    "Warning",
+                    "FailedCreatePodSandBox",
+                    format!("cannot recreate the sandbox: {error}"),
+                );
+                self.status.reason = Some("SandboxDied".into());
+                self.begin_stop(0, false);
+            }
+        }
+        self.dirty = true;
+    }
+
     fn event_loop(&mut self) {
         loop {
             self.reap();
+            if self.rebuilding && self.slots.iter().all(|s| s.pid.is_none()) {
+                self.rebuild_sandbox();
+            }
             let finished = self.drive_stop();
             if !finished {
                 self.schedule();

@@ -477,3 +477,44 @@ fn a_foreground_run_interrupted_deletes_its_pod() {
     assert_eq!(code, 3, "the pod is gone");
     assert!(proc_stat(pid).is_none_or(|s| s.state == 'Z'));
 }
+
+#[test]
+fn a_killed_pause_gets_a_new_sandbox_and_the_app_restarts() {
+    let root = Root::with_busybox();
+    root.start(&scenario("two-containers-pod.yml"), &[]);
+    let pause = root.pid("two-containers-pod", "pause");
+    let old_net = ns(pause, "net");
+    // Hold the old namespace open so its inode number cannot be reused by the new one.
+    let _old = std::fs::File::open(format!("/proc/{pause}/ns/net")).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pause),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let rebuilt = wait_for(Duration::from_secs(15), || {
+        let status = root.runtime_status("two-containers-pod");
+        let new_pause = status["sandbox"]["pause_pid"].as_i64()?;
+        let running = status["containers"]
+            .as_array()?
+            .iter()
+            .all(|c| c["pid"].is_i64());
+        (new_pause as i32 != pause && running && status["sandbox"]["restarts"] == 1)
+            .then_some(new_pause as i32)
+    })
+    .expect("a new pause and running containers");
+    assert_ne!(ns(rebuilt, "net"), old_net, "a new network namespace");
+    for name in ["hello", "hello2"] {
+        let pid = root.pid("two-containers-pod", name);
+        assert_eq!(
+            ns(pid, "net"),
+            ns(rebuilt, "net"),
+            "{name} joined the new sandbox"
+        );
+        assert_eq!(
+            root.container_status("two-containers-pod", name)["restartCount"],
+            1
+        );
+    }
+    let (_, describe, _) = root.podctl(&["describe", "pod", "two-containers-pod"]);
+    assert!(describe.contains("SandboxChanged"), "{describe}");
+}
