@@ -645,6 +645,60 @@ pub fn start(container: &mut Runtime) -> Result<i32, ContainerError> {
         .ok_or_else(|| spec_error(&id, "started without a pid"))
 }
 
+/// Run `args` inside the running container `id` (its namespaces, cgroup,
+/// root, user and environment) and wait for it: returns its exit code
+/// (128 + signal when killed). The calling process must be single-threaded;
+/// the process inherits its stdout and stderr, and its stdin when `stdin`.
+pub fn exec(
+    state_root: &Path,
+    id: &str,
+    args: Vec<String>,
+    stdin: bool,
+) -> Result<i32, ContainerError> {
+    let name = id.to_string();
+    let runtime_error = |step| {
+        let container = name.clone();
+        move |source| ContainerError::Runtime {
+            container,
+            step,
+            source: Box::new(source),
+        }
+    };
+    let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
+        .with_root_path(state_root)
+        .map_err(runtime_error("set state folder"))?;
+    if !stdin {
+        let null = std::fs::File::open("/dev/null").map_err(|e| ContainerError::Io {
+            container: name.clone(),
+            context: "open",
+            path: "/dev/null".into(),
+            source: e,
+        })?;
+        builder = builder.with_stdin(null);
+    }
+    let pid = builder
+        .as_tenant()
+        .with_container_args(args)
+        .with_detach(false)
+        .build()
+        .map_err(runtime_error("exec"))?;
+    loop {
+        match nix::sys::wait::waitpid(pid, None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(nix::sys::wait::WaitStatus::Signaled(_, signal, _)) => {
+                return Ok(128 + signal as i32);
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                return Err(spec_error(
+                    &name,
+                    format!("wait for the exec'd process: {e}"),
+                ));
+            }
+        }
+    }
+}
+
 /// Remove a container's libcontainer state and leaf cgroup, killing what is left.
 pub fn destroy(state_root: &Path, id: &str) {
     let dir = state_root.join(id);

@@ -151,6 +151,27 @@ enum Command {
         #[arg(short, long, default_value = "default")]
         namespace: String,
     },
+    /// Run a command in a running container (its namespaces, cgroup, root,
+    /// user and environment) and return its exit code.
+    ///
+    /// Example: podctl exec web -c content -- wget -qO- http://localhost:8080/
+    Exec {
+        /// Pass standard input to the command.
+        #[arg(short, long)]
+        stdin: bool,
+        /// Allocate a terminal (not supported yet).
+        #[arg(short, long)]
+        tty: bool,
+        name: String,
+        /// The container (default: the pod's first app container).
+        #[arg(short, long)]
+        container: Option<String>,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
     /// The runtime's view of a pod as JSON: pause and container pids,
     /// namespace ids, cgroups, root filesystems and log files.
     ///
@@ -257,6 +278,28 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             name, namespace, ..
         } => pod_cmd::describe(root, &namespace, &name)?,
         Command::Ns { name, namespace } => pod_cmd::namespaces_table(root, &namespace, &name)?,
+        Command::Exec {
+            stdin,
+            tty,
+            name,
+            container,
+            namespace,
+            command,
+        } => {
+            if tty {
+                anyhow::bail!(Usage(
+                    "exec -t (a terminal) is not supported yet: run without -t".into()
+                ));
+            }
+            return pod_cmd::exec(
+                root,
+                &namespace,
+                &name,
+                container.as_deref(),
+                command,
+                stdin,
+            );
+        }
         Command::Inspect { name, namespace } => pod_cmd::inspect(root, &namespace, &name)?,
         Command::Supervise { uid } => pod_cmd::supervise(root, &uid)?,
     }
@@ -336,7 +379,7 @@ fn exit_code(error: &anyhow::Error) -> u8 {
 fn init_tracing(verbose: u8, level: Option<&str>) {
     let filter = match (level, verbose) {
         (Some(level), _) => level.to_string(),
-        (None, 0) => "warn".into(),
+        (None, 0) => "warn,libcgroups=error".into(),
         (None, 1) => "debug".into(),
         (None, _) => "trace".into(),
     };

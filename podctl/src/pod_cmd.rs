@@ -958,3 +958,59 @@ pub fn namespaces_table(root: &Path, namespace: &str, name: &str) -> anyhow::Res
     output::table(&["NS", "TYPE", "PID", "CONTAINER", "SHARED"], &rows)?;
     Ok(())
 }
+
+/// `podctl exec`: run a command in a running container, returning its exit code.
+pub fn exec(
+    root: &Path,
+    namespace: &str,
+    name: &str,
+    container: Option<&str>,
+    command: Vec<String>,
+    stdin: bool,
+) -> anyhow::Result<u8> {
+    let entry = pod::find(root, namespace, name)?;
+    let (record, paths, status) = load(root, &entry)?;
+    let names: Vec<String> = record
+        .spec
+        .all_containers()
+        .map(|c| c.name.clone())
+        .collect();
+    let container = match container {
+        Some(c) if names.iter().any(|n| n == c) => c.to_string(),
+        Some(c) => bail!(NotFound(format!(
+            "container {c:?} is not in pod {name} (containers: {})",
+            names.join(", ")
+        ))),
+        None => {
+            let first = record.spec.containers[0].name.clone();
+            if names.len() > 1 {
+                eprintln!(
+                    "Defaulted container \"{first}\" out of: {}",
+                    names.join(", ")
+                );
+            }
+            first
+        }
+    };
+    let running = status
+        .as_ref()
+        .and_then(|s| {
+            s.init_containers
+                .iter()
+                .chain(&s.containers)
+                .find(|c| c.name == container)
+                .cloned()
+        })
+        .is_some_and(|c| matches!(c.state, ContainerState::Running { .. }));
+    if !running {
+        bail!("container {container} of pod {name} is not running: exec needs a running container");
+    }
+    let code = podcore::container::exec(
+        &PodPaths::run_dir(root),
+        &paths.container_id(&container),
+        command,
+        stdin,
+    )
+    .with_context(|| format!("exec in {name}/{container}"))?;
+    Ok(code.clamp(0, 255) as u8)
+}

@@ -122,3 +122,64 @@ fn two_runs_of_one_name_at_once_give_one_pod_and_one_clear_error() {
     let pods = std::fs::read_dir(root.path().join("pods")).unwrap().count();
     assert_eq!(pods, 2, "one pod folder and by-name");
 }
+
+#[test]
+fn exec_runs_inside_the_container_and_returns_its_exit_code() {
+    let root = Root::with_busybox();
+    root.start(&scenario("web-and-sidecar.yml"), &[]);
+    let page = wait_for(Duration::from_secs(10), || {
+        let (code, out, _) = root.podctl(&[
+            "exec",
+            "web",
+            "-c",
+            "content",
+            "--",
+            "wget",
+            "-qO-",
+            "http://localhost:8080/",
+        ]);
+        (code == 0 && !out.is_empty()).then_some(out)
+    });
+    assert!(
+        page.is_some(),
+        "the sidecar reaches the web server over localhost"
+    );
+    let (code, out, err) = root.podctl(&[
+        "exec",
+        "web",
+        "--",
+        "sh",
+        "-c",
+        "hostname; cat /proc/1/cmdline | tr '\\0' ' '; exit 7",
+    ]);
+    assert_eq!(code, 7, "{err}");
+    assert_eq!(
+        out, "web\nhttpd -f -p 8080 -h /srv ",
+        "runs in the web container's namespaces"
+    );
+    assert!(
+        err.contains("Defaulted container \"web\" out of: web, content"),
+        "{err}"
+    );
+    let mut child = Command::new(bin("podctl"))
+        .arg("--root")
+        .arg(root.path())
+        .args(["exec", "-s", "web", "-c", "content", "--", "cat"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"through stdin\n").unwrap();
+    drop(child.stdin.take());
+    let result = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&result.stdout), "through stdin\n");
+    assert_eq!(
+        root.podctl(&["exec", "web", "-c", "nope", "--", "true"]).0,
+        3
+    );
+    assert_eq!(
+        root.podctl(&["exec", "-t", "web", "--", "true"]).0,
+        2,
+        "-t is refused clearly for now"
+    );
+}
