@@ -606,14 +606,7 @@ pub fn create(
         path: "/dev/null".into(),
         source: e,
     })?;
-    let runtime_error = |step| {
-        let container = name.clone();
-        move |source| ContainerError::Runtime {
-            container,
-            step,
-            source: Box::new(source),
-        }
-    };
+    let runtime_error = |step| runtime_error(&name, step);
     ContainerBuilder::new(id.to_string(), SyscallType::default())
         .with_root_path(state_root)
         .map_err(runtime_error("set state folder"))?
@@ -627,6 +620,19 @@ pub fn create(
         .with_detach(true)
         .build()
         .map_err(runtime_error("create"))
+}
+
+/// A mapper from libcontainer's error to ours, naming the container and step.
+fn runtime_error(
+    container: &str,
+    step: &'static str,
+) -> impl FnOnce(libcontainer::error::LibcontainerError) -> ContainerError {
+    let container = container.to_string();
+    move |source| ContainerError::Runtime {
+        container,
+        step,
+        source: Box::new(source),
+    }
 }
 
 /// Start a created container.
@@ -656,14 +662,7 @@ pub fn exec(
     stdin: bool,
 ) -> Result<i32, ContainerError> {
     let name = id.to_string();
-    let runtime_error = |step| {
-        let container = name.clone();
-        move |source| ContainerError::Runtime {
-            container,
-            step,
-            source: Box::new(source),
-        }
-    };
+    let runtime_error = |step| runtime_error(&name, step);
     let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
         .with_root_path(state_root)
         .map_err(runtime_error("set state folder"))?;

@@ -521,29 +521,7 @@ pub fn logs(root: &Path, args: LogsArgs) -> anyhow::Result<()> {
     } = args;
     let entry = pod::find(root, namespace, name)?;
     let (record, paths, status) = load(root, &entry)?;
-    let names: Vec<String> = record
-        .spec
-        .all_containers()
-        .map(|c| c.name.clone())
-        .collect();
-    let container = match container {
-        Some(c) if names.iter().any(|n| n == c) => c.to_string(),
-        Some(c) => bail!(NotFound(format!(
-            "container {c:?} is not in pod {name} (containers: {})",
-            names.join(", ")
-        ))),
-        None if record.spec.containers.len() == 1 && record.spec.init_containers.is_empty() => {
-            record.spec.containers[0].name.clone()
-        }
-        None => {
-            let first = record.spec.containers[0].name.clone();
-            eprintln!(
-                "Defaulted container \"{first}\" out of: {}",
-                names.join(", ")
-            );
-            first
-        }
-    };
+    let container = pick_container(&record, name, container)?;
     let restarts = status
         .as_ref()
         .and_then(|s| {
@@ -970,28 +948,7 @@ pub fn exec(
 ) -> anyhow::Result<u8> {
     let entry = pod::find(root, namespace, name)?;
     let (record, paths, status) = load(root, &entry)?;
-    let names: Vec<String> = record
-        .spec
-        .all_containers()
-        .map(|c| c.name.clone())
-        .collect();
-    let container = match container {
-        Some(c) if names.iter().any(|n| n == c) => c.to_string(),
-        Some(c) => bail!(NotFound(format!(
-            "container {c:?} is not in pod {name} (containers: {})",
-            names.join(", ")
-        ))),
-        None => {
-            let first = record.spec.containers[0].name.clone();
-            if names.len() > 1 {
-                eprintln!(
-                    "Defaulted container \"{first}\" out of: {}",
-                    names.join(", ")
-                );
-            }
-            first
-        }
-    };
+    let container = pick_container(&record, name, container)?;
     let running = status
         .as_ref()
         .and_then(|s| {
@@ -1013,4 +970,31 @@ pub fn exec(
     )
     .with_context(|| format!("exec in {name}/{container}"))?;
     Ok(code.clamp(0, 255) as u8)
+}
+
+/// The container a command is about: the one named (it must exist), else the
+/// only one, else the pod's first app container (with a note, as kubectl).
+fn pick_container(record: &PodRecord, pod: &str, wanted: Option<&str>) -> anyhow::Result<String> {
+    let names: Vec<String> = record
+        .spec
+        .all_containers()
+        .map(|c| c.name.clone())
+        .collect();
+    match wanted {
+        Some(c) if names.iter().any(|n| n == c) => Ok(c.to_string()),
+        Some(c) => bail!(NotFound(format!(
+            "container {c:?} is not in pod {pod} (containers: {})",
+            names.join(", ")
+        ))),
+        None => {
+            let first = record.spec.containers[0].name.clone();
+            if names.len() > 1 {
+                eprintln!(
+                    "Defaulted container \"{first}\" out of: {}",
+                    names.join(", ")
+                );
+            }
+            Ok(first)
+        }
+    }
 }

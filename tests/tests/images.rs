@@ -289,10 +289,9 @@ fn hostile_layers_are_refused_and_write_nothing_outside_the_cache() {
     }
 }
 
-#[test]
-fn whiteouts_and_opaque_folders_show_right_in_an_overlay_of_the_layers() {
-    let root = Root::new();
-    let dir = tempfile::tempdir().unwrap();
+/// Two layers: the lower has a/x, a/y, gone, opq/old; the upper deletes gone
+/// and a/x and makes opq opaque with opq/new.
+fn whiteout_layers() -> (Vec<u8>, Vec<u8>) {
     let lower = raw_tar(&[
         Entry::Dir("a/"),
         Entry::File("a/x", b"x"),
@@ -308,6 +307,14 @@ fn whiteouts_and_opaque_folders_show_right_in_an_overlay_of_the_layers() {
         Entry::File("opq/.wh..wh..opq", b""),
         Entry::File("opq/new", b"new"),
     ]);
+    (lower, upper)
+}
+
+#[test]
+fn whiteouts_and_opaque_folders_show_right_in_an_overlay_of_the_layers() {
+    let root = Root::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (lower, upper) = whiteout_layers();
     write_layout(dir.path(), "latest", &[lower, upper]);
     let (code, _, err) = root.podctl(&[
         "image",
@@ -371,21 +378,7 @@ fn busybox_layer() -> Vec<u8> {
 fn a_container_sees_whiteouts_applied_and_its_writes_stay_its_own() {
     let root = Root::with_busybox();
     let dir = tempfile::tempdir().unwrap();
-    let lower = raw_tar(&[
-        Entry::Dir("a/"),
-        Entry::File("a/x", b"x"),
-        Entry::File("a/y", b"y"),
-        Entry::File("gone", b"gone"),
-        Entry::Dir("opq/"),
-        Entry::File("opq/old", b"old"),
-    ]);
-    let upper = raw_tar(&[
-        Entry::File(".wh.gone", b""),
-        Entry::File("a/.wh.x", b""),
-        Entry::Dir("opq/"),
-        Entry::File("opq/.wh..wh..opq", b""),
-        Entry::File("opq/new", b"new"),
-    ]);
+    let (lower, upper) = whiteout_layers();
     write_layout(dir.path(), "latest", &[busybox_layer(), lower, upper]);
     let (code, _, err) = root.podctl(&[
         "image",
