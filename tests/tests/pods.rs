@@ -245,9 +245,9 @@ spec:
             .args([
                 "-i",
                 "--",
-                "python3",
-                "-c",
-                "import ctypes; libc = ctypes.CDLL(None); assert libc.msgget(4242, 0o1666) >= 0",
+                "perl",
+                "-e",
+                "defined msgget(4242, 01666) or die $!",
             ]),
     );
     assert_eq!(code, 0, "msgget in the pod's IPC namespace: {err}");
