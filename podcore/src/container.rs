@@ -662,25 +662,8 @@ pub fn exec(
     stdin: bool,
 ) -> Result<i32, ContainerError> {
     let name = id.to_string();
-    let runtime_error = |step| runtime_error(&name, step);
-    let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
-        .with_root_path(state_root)
-        .map_err(runtime_error("set state folder"))?;
-    if !stdin {
-        let null = std::fs::File::open("/dev/null").map_err(|e| ContainerError::Io {
-            container: name.clone(),
-            context: "open",
-            path: "/dev/null".into(),
-            source: e,
-        })?;
-        builder = builder.with_stdin(null);
-    }
-    let pid = builder
-        .as_tenant()
-        .with_container_args(args)
-        .with_detach(false)
-        .build()
-        .map_err(runtime_error("exec"))?;
+    let pid = spawn_in(state_root, id, args, !stdin, false)?;
+    let pid = nix::unistd::Pid::from_raw(pid);
     loop {
         match nix::sys::wait::waitpid(pid, None) {
             Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => return Ok(code),
@@ -696,6 +679,48 @@ pub fn exec(
             }
         }
     }
+}
+
+/// Start `args` inside the running container `id` without waiting: the
+/// caller (single-threaded) becomes its parent and must reap it.
+/// `null_stdin` gives it /dev/null as stdin, `quiet` /dev/null as stdout and stderr.
+pub fn spawn_in(
+    state_root: &Path,
+    id: &str,
+    args: Vec<String>,
+    null_stdin: bool,
+    quiet: bool,
+) -> Result<i32, ContainerError> {
+    let name = id.to_string();
+    let runtime_error = |step| runtime_error(&name, step);
+    let null = |write: bool| {
+        std::fs::File::options()
+            .read(!write)
+            .write(write)
+            .open("/dev/null")
+            .map_err(|e| ContainerError::Io {
+                container: name.clone(),
+                context: "open",
+                path: "/dev/null".into(),
+                source: e,
+            })
+    };
+    let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
+        .with_root_path(state_root)
+        .map_err(runtime_error("set state folder"))?;
+    if null_stdin {
+        builder = builder.with_stdin(null(false)?);
+    }
+    if quiet {
+        builder = builder.with_stdout(null(true)?).with_stderr(null(true)?);
+    }
+    let pid = builder
+        .as_tenant()
+        .with_container_args(args)
+        .with_detach(false)
+        .build()
+        .map_err(runtime_error("exec"))?;
+    Ok(pid.as_raw())
 }
 
 /// Remove a container's libcontainer state and leaf cgroup, killing what is left.

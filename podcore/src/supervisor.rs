@@ -99,6 +99,11 @@ struct Slot {
     ever_started: bool,
     /// Started in the current sandbox (a new sandbox runs init containers again).
     round_started: bool,
+    /// The running preStop hook.
+    hook_pid: Option<i32>,
+    hook_started: bool,
+    /// The stop signal was sent in this stop.
+    term_sent: bool,
     /// Init containers: exited 0.
     done: bool,
     outputs: Vec<Output>,
@@ -234,6 +239,9 @@ impl Supervisor {
                     backoff_step: 0,
                     ever_started: false,
                     round_started: false,
+                    hook_pid: None,
+                    hook_started: false,
+                    term_sent: false,
                     done: false,
                     outputs: Vec::new(),
                     log: None,
@@ -425,6 +433,8 @@ impl Supervisor {
                 }
                 slot.ever_started = true;
                 slot.round_started = true;
+                slot.hook_started = false;
+                slot.term_sent = false;
                 slot.pid = Some(pid);
                 slot.started = Some(Instant::now());
                 slot.next_start = None;
@@ -783,35 +793,76 @@ impl Supervisor {
             delete,
             killed: false,
         });
-        let signal = |slot: &Slot, record: &PodRecord| {
-            record.images[&slot.spec.name]
-                .stop_signal
-                .as_deref()
-                .and_then(|s| {
-                    s.parse::<Signal>()
-                        .ok()
-                        .or_else(|| format!("SIG{s}").parse().ok())
-                })
-                .unwrap_or(Signal::SIGTERM)
-        };
-        let targets: Vec<(String, i32, Signal)> = self
-            .slots
-            .iter()
-            .filter(|s| s.kind != Kind::Sidecar)
-            .filter_map(|s| Some((s.spec.name.clone(), s.pid?, signal(s, &self.record))))
+        let targets: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| self.slots[i].kind != Kind::Sidecar)
             .collect();
-        for (name, pid, sig) in targets {
-            self.event(
-                "Normal",
-                "Killing",
-                format!("Stopping container {name} with {sig}"),
-            );
-            let _ = kill(
-                Pid::from_raw(pid),
-                if grace == 0 { Signal::SIGKILL } else { sig },
-            );
+        for index in targets {
+            self.stop_container(index, grace == 0);
         }
         self.dirty = true;
+    }
+
+    /// The image's StopSignal, else SIGTERM.
+    fn stop_signal(&self, index: usize) -> Signal {
+        self.record.images[&self.slots[index].spec.name]
+            .stop_signal
+            .as_deref()
+            .and_then(|s| {
+                s.parse::<Signal>()
+                    .ok()
+                    .or_else(|| format!("SIG{s}").parse().ok())
+            })
+            .unwrap_or(Signal::SIGTERM)
+    }
+
+    /// Stop one running container: its preStop hook first (once), then its
+    /// stop signal (once); `now` kills it (and its hook) at once.
+    fn stop_container(&mut self, index: usize, now: bool) {
+        let Some(pid) = self.slots[index].pid else {
+            return;
+        };
+        let name = self.slots[index].spec.name.clone();
+        if now {
+            if let Some(hook) = self.slots[index].hook_pid {
+                let _ = kill(Pid::from_raw(hook), Signal::SIGKILL);
+            }
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            return;
+        }
+        if let (Some(command), false) = (
+            self.slots[index].spec.pre_stop.clone(),
+            self.slots[index].hook_started,
+        ) {
+            self.slots[index].hook_started = true;
+            let id = self.paths.container_id(&name);
+            match container::spawn_in(&self.state_root(), &id, command, true, true) {
+                Ok(hook) => {
+                    self.slots[index].hook_pid = Some(hook);
+                    self.event(
+                        "Normal",
+                        "PreStop",
+                        format!("Running the preStop hook of container {name}"),
+                    );
+                    return;
+                }
+                Err(error) => self.event(
+                    "Warning",
+                    "FailedPreStopHook",
+                    format!("preStop hook of {name}: {}", chain(&error)),
+                ),
+            }
+        }
+        if self.slots[index].hook_pid.is_some() || self.slots[index].term_sent {
+            return;
+        }
+        let signal = self.stop_signal(index);
+        self.slots[index].term_sent = true;
+        self.event(
+            "Normal",
+            "Killing",
+            format!("Stopping container {name} with {signal}"),
+        );
+        let _ = kill(Pid::from_raw(pid), signal);
     }
 
     /// Advance a stop: apps, then sidecars in reverse order, then pause, then cleanup.
@@ -834,12 +885,20 @@ impl Supervisor {
                     self.stopping.as_mut().expect("stopping").killed = false;
                     return self.drive_stop();
                 }
+                let apps: Vec<usize> = (0..self.slots.len())
+                    .filter(|&i| self.slots[i].kind != Kind::Sidecar)
+                    .collect();
                 if past && !killed {
-                    for pid in alive {
-                        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    for index in apps {
+                        self.stop_container(index, true);
                     }
                     self.stopping.as_mut().expect("stopping").killed = true;
+                } else if !past {
+                    for index in apps {
+                        self.stop_container(index, false);
+                    }
                 }
+                let _ = alive;
             }
             Stage::Sidecars => {
                 let last = self
@@ -854,15 +913,7 @@ impl Supervisor {
                         }
                         return self.drive_stop();
                     }
-                    Some(i) => {
-                        let pid = self.slots[i].pid.expect("running sidecar");
-                        let sig = if past {
-                            Signal::SIGKILL
-                        } else {
-                            Signal::SIGTERM
-                        };
-                        let _ = kill(Pid::from_raw(pid), sig);
-                    }
+                    Some(i) => self.stop_container(i, past),
                 }
             }
             Stage::Pause => {
@@ -914,6 +965,18 @@ impl Supervisor {
                     );
                     self.status.reason = Some("SandboxDied".into());
                     self.begin_stop(0, false);
+                }
+                continue;
+            }
+            if let Some(index) = self.slots.iter().position(|s| s.hook_pid == Some(pid)) {
+                self.slots[index].hook_pid = None;
+                if !matches!(status, WaitStatus::Exited(_, 0)) {
+                    let name = self.slots[index].spec.name.clone();
+                    self.event(
+                        "Warning",
+                        "FailedPreStopHook",
+                        format!("preStop hook of {name} ended with {status:?}"),
+                    );
                 }
                 continue;
             }

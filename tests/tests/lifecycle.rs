@@ -518,3 +518,43 @@ fn a_killed_pause_gets_a_new_sandbox_and_the_app_restarts() {
     let (_, describe, _) = root.podctl(&["describe", "pod", "two-containers-pod"]);
     assert!(describe.contains("SandboxChanged"), "{describe}");
 }
+
+#[test]
+fn pre_stop_runs_before_sigterm_and_host_paths_need_a_flag() {
+    let root = Root::with_busybox();
+    let host = tempfile::tempdir().unwrap();
+    let manifest = format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: hooked}}
+spec:
+  terminationGracePeriodSeconds: 5
+  volumes: [{{name: h, hostPath: {{path: {}}}}}]
+  containers:
+  - name: c
+    image: busybox
+    volumeMounts: [{{name: h, mountPath: /host}}]
+    lifecycle: {{preStop: {{exec: {{command: [sh, -c, 'sleep 0.3; echo prestop >> /host/order']}}}}}}
+    command: [sh, -c, 'trap "echo term >> /host/order; exit 0" TERM; echo started >> /host/order; while true; do sleep 0.1; done']
+"#,
+        host.path().display()
+    );
+    let (code, _, err) = root.run_manifest(&manifest, &["--allow-host-paths"]);
+    assert_eq!(code, 0, "{err}");
+    let order = host.path().join("order");
+    wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(&order)
+            .ok()
+            .filter(|t| t.contains("started"))
+            .map(|_| ())
+    })
+    .expect("the container writes to the host path");
+    let (code, _, err) = root.podctl(&["delete", "pod", "hooked"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&order).unwrap(),
+        "started\nprestop\nterm\n",
+        "preStop runs first, then SIGTERM"
+    );
+}

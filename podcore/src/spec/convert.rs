@@ -67,6 +67,7 @@ const CONTAINER_KEYS: &[&str] = &[
     "resources",
     "securityContext",
     "restartPolicy",
+    "lifecycle",
     "ports",
     "terminationMessagePath",
     "terminationMessagePolicy",
