@@ -184,6 +184,10 @@ enum Command {
     /// Manage local images (OCI image layouts and archives).
     #[command(subcommand)]
     Image(image_cmd::ImageCommand),
+    /// Print a shell completion script.
+    ///
+    /// Example: podctl completion bash > /etc/bash_completion.d/podctl
+    Completion { shell: clap_complete::Shell },
     /// The per-pod supervisor (started by `podctl run`).
     #[command(hide = true)]
     Supervise { uid: String },
@@ -199,6 +203,11 @@ fn main() -> ExitCode {
         );
     }
     let cli = Cli::parse();
+    if let Command::Completion { shell } = cli.command {
+        use clap::CommandFactory;
+        clap_complete::generate(shell, &mut Cli::command(), "podctl", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
     init_tracing(cli.verbose, cli.log_level.as_deref());
     if !nix::unistd::geteuid().is_root() {
         eprintln!("podctl: must run as root (pods need namespaces, mounts and cgroups)");
@@ -301,6 +310,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             );
         }
         Command::Inspect { name, namespace } => pod_cmd::inspect(root, &namespace, &name)?,
+        Command::Completion { .. } => unreachable!("handled before the root check"),
         Command::Supervise { uid } => pod_cmd::supervise(root, &uid)?,
     }
     Ok(0)

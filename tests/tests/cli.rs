@@ -81,6 +81,19 @@ fn exit_codes_tell_usage_not_found_and_failure_apart() {
     let (code, out, _) = output(Command::new(bin("podctl")).arg("--version"));
     assert_eq!(code, 0);
     assert!(out.starts_with("podctl "));
+    for (shell, needle) in [
+        ("bash", "_podctl()"),
+        ("zsh", "#compdef podctl"),
+        ("fish", "complete -c podctl"),
+    ] {
+        let (code, out, _) = output(Command::new(bin("podctl")).args(["completion", shell]));
+        assert_eq!(code, 0);
+        assert!(
+            out.contains(needle),
+            "{shell}: {}",
+            &out[..out.len().min(200)]
+        );
+    }
     let (_, help, _) = output(Command::new(bin("podctl")).args(["run", "--help"]));
     assert!(
         help.contains("Example: podctl run -d -f examples/two-containers-pod.yml"),
