@@ -112,21 +112,22 @@ pub fn memory_cgroup_dir(cgroup: &str) -> Option<PathBuf> {
 /// How many times the kernel's OOM killer acted in a cgroup, when it says.
 pub fn oom_kills(cgroup: &str) -> Option<u64> {
     let dir = memory_cgroup_dir(cgroup)?;
-    for (file, key) in [
-        ("memory.events", "oom_kill"),
-        ("memory.oom_control", "oom_kill"),
-    ] {
-        if let Ok(text) = std::fs::read_to_string(dir.join(file))
-            && let Some(value) = text.lines().find_map(|l| {
-                l.strip_prefix(key)
-                    .and_then(|v| v.strip_prefix(' '))
-                    .map(|v| v.trim().parse().ok())
-            })
-        {
-            return value;
-        }
-    }
-    None
+    // v2 counts in memory.events, v1 (kernel 4.13 and later) in memory.oom_control.
+    ["memory.events", "memory.oom_control"]
+        .iter()
+        .find_map(|file| {
+            std::fs::read_to_string(dir.join(file))
+                .ok()
+                .and_then(|text| parse_oom_kill(&text))
+        })
+}
+
+/// The `oom_kill N` line of a cgroup's memory.events (v2) or memory.oom_control (v1).
+fn parse_oom_kill(text: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix("oom_kill ")
+            .and_then(|v| v.trim().parse().ok())
+    })
 }
 
 #[cfg(test)]
@@ -160,6 +161,15 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(limits(&tiny).cpu_shares, 2);
+    }
+
+    #[test]
+    fn oom_kill_counts_on_v1_and_v2() {
+        let v1 = "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n";
+        let v2 = "low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\noom_group_kill 0\n";
+        assert_eq!(parse_oom_kill(v1), Some(2));
+        assert_eq!(parse_oom_kill(v2), Some(1));
+        assert_eq!(parse_oom_kill("oom_kill_disable 0\n"), None);
     }
 
     #[test]

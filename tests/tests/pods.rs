@@ -610,3 +610,57 @@ spec:
         message("priv")
     );
 }
+
+#[test]
+fn a_pod_whose_sandbox_fails_halfway_leaves_nothing_behind() {
+    let root = Root::with_busybox();
+    // A pause image without /pause: the sandbox's folder, /dev/shm and
+    // cgroups are made, then the pause container cannot start.
+    let layout = workspace().join("target/images/busybox");
+    let (_, out, _) = output(Command::new(tests::bin("podctl")).arg("--version"));
+    let version = out.split_whitespace().nth(1).unwrap().to_string();
+    let name = format!("podctl/pause:{version}");
+    let (code, _, err) =
+        root.podctl(&["image", "import", layout.to_str().unwrap(), "--name", &name]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = root.run_manifest(&scenario("two-containers-pod.yml"), &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("pause"), "the failed step is named: {err}");
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    assert!(
+        !mounts.contains(root.path().to_str().unwrap()),
+        "a mount is left: {mounts}"
+    );
+    let pods: Vec<_> = std::fs::read_dir(root.path().join("pods"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(pods, ["by-name"], "no pod folder is left");
+    assert_eq!(
+        std::fs::read_dir(root.path().join("pods/by-name"))
+            .unwrap()
+            .count(),
+        0,
+        "the name is free again"
+    );
+    let run: Vec<_> = std::fs::read_dir(root.path().join("run"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(run.is_empty(), "libcontainer state is left: {run:?}");
+    let (code, table, _) = root.podctl(&["get", "pods"]);
+    assert_eq!((code, table.as_str()), (0, ""));
+    let leftovers = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ps -eo args | grep -c '[s]upervise.*{}' || true",
+            root.path().display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&leftovers.stdout).trim(),
+        "0",
+        "no supervisor is left"
+    );
+}
