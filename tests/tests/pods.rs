@@ -664,3 +664,22 @@ fn a_pod_whose_sandbox_fails_halfway_leaves_nothing_behind() {
         "no supervisor is left"
     );
 }
+
+#[test]
+fn host_ipc_and_host_pid_use_the_hosts_namespaces() {
+    let root = Root::with_busybox();
+    let manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: hostns}\nspec:\n  hostIPC: true\n  hostPID: true\n  containers:\n  - {name: c, image: busybox, command: [sleep, '3600']}\n";
+    root.start(manifest, &[]);
+    let host = std::process::id() as i32;
+    let c = root.pid("hostns", "c");
+    let pause = root.pid("hostns", "pause");
+    for kind in ["ipc", "pid"] {
+        assert_eq!(ns(c, kind), ns(host, kind), "{kind} is the host's");
+    }
+    assert_eq!(
+        ns(c, "net"),
+        ns(pause, "net"),
+        "the network stays the pod's"
+    );
+    assert_ne!(ns(c, "net"), ns(host, "net"));
+}
