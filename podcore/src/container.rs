@@ -756,6 +756,9 @@ mod tests {
             security: SecurityContext::default(),
             restart_policy: None,
             pre_stop: None,
+            liveness_probe: None,
+            readiness_probe: None,
+            startup_probe: None,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod image;
 pub mod kube;
 pub mod logs;
 pub mod pod;
+pub mod probe;
 pub mod runtime;
 pub mod sandbox;
 pub mod spec;

@@ -99,6 +99,8 @@ struct Slot {
     ever_started: bool,
     /// Started in the current sandbox (a new sandbox runs init containers again).
     round_started: bool,
+    /// The container's probes while it runs.
+    probes: Vec<crate::probe::ProbeState>,
     /// The running preStop hook.
     hook_pid: Option<i32>,
     hook_started: bool,
@@ -239,6 +241,7 @@ impl Supervisor {
                     backoff_step: 0,
                     ever_started: false,
                     round_started: false,
+                    probes: Vec::new(),
                     hook_pid: None,
                     hook_started: false,
                     term_sent: false,
@@ -443,7 +446,8 @@ impl Supervisor {
                     started_at: Utc::now(),
                 };
                 slot.status.started = true;
-                slot.status.ready = slot.kind != Kind::Init;
+                slot.probes = probe_states(&slot.spec, slot.kind, Instant::now());
+                slot.status.ready = slot.kind != Kind::Init && is_ready(slot);
                 self.event("Normal", "Started", format!("Started container {name}"));
             }
             Err(error) => {
@@ -640,6 +644,11 @@ impl Supervisor {
             slot.backoff_step = 0;
         }
         slot.started = None;
+        for probe in slot.probes.drain(..) {
+            if let Some((pid, _)) = probe.running {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
         let exit_code = terminated.exit_code;
         let restart = !stopping
             && match slot.kind {
@@ -757,7 +766,7 @@ impl Supervisor {
                 .slots
                 .iter()
                 .filter(|s| s.kind != Kind::Init)
-                .all(|s| s.pid.is_some());
+                .all(|s| s.pid.is_some() && s.status.ready);
         self.set_condition("ContainersReady", apps_ready);
         self.set_condition("Ready", apps_ready);
         if self.status.phase.is_terminal() || phase == self.status.phase {
@@ -800,6 +809,100 @@ impl Supervisor {
             self.stop_container(index, grace == 0);
         }
         self.dirty = true;
+    }
+
+    /// Run the probes that are due; exec probes run in the background and
+    /// end in [`Self::reap`], network probes run here (bounded by their timeout).
+    fn run_probes(&mut self) {
+        let now = Instant::now();
+        for index in 0..self.slots.len() {
+            if self.slots[index].pid.is_none() {
+                continue;
+            }
+            for probe in 0..self.slots[index].probes.len() {
+                let state = &self.slots[index].probes[probe];
+                let startup_pending = self.slots[index]
+                    .probes
+                    .iter()
+                    .any(|p| p.kind == crate::probe::Kind::Startup && !p.passed);
+                if state.kind != crate::probe::Kind::Startup && startup_pending {
+                    continue;
+                }
+                if let Some((pid, deadline)) = state.running {
+                    if now >= deadline {
+                        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                        self.slots[index].probes[probe].running = None;
+                        self.probe_result(index, probe, false);
+                    }
+                    continue;
+                }
+                if state.next > now {
+                    continue;
+                }
+                let timeout = Duration::from_secs(state.spec.timeout_seconds);
+                match state.spec.action.clone() {
+                    crate::spec::ProbeAction::Exec(command) => {
+                        let id = self.paths.container_id(&self.slots[index].spec.name);
+                        match container::spawn_in(&self.state_root(), &id, command, true, true) {
+                            Ok(pid) => {
+                                self.slots[index].probes[probe].running = Some((pid, now + timeout))
+                            }
+                            Err(_) => self.probe_result(index, probe, false),
+                        }
+                    }
+                    action => {
+                        let ok = self.pause_pid.is_some_and(|pause| {
+                            crate::probe::check_network(pause, &action, timeout)
+                        });
+                        self.probe_result(index, probe, ok);
+                    }
+                }
+            }
+        }
+    }
+
+    fn probe_result(&mut self, index: usize, probe: usize, ok: bool) {
+        let Some(state) = self.slots[index].probes.get_mut(probe) else {
+            return;
+        };
+        let kind = state.kind;
+        let outcome = state.record(ok, Instant::now());
+        let name = self.slots[index].spec.name.clone();
+        if !ok {
+            self.event(
+                "Warning",
+                "Unhealthy",
+                format!("{} probe of container {name} failed", kind.as_str()),
+            );
+        }
+        match outcome {
+            crate::probe::Outcome::Kill => {
+                self.event(
+                    "Normal",
+                    "Killing",
+                    format!(
+                        "Container {name} failed its {} probe, it will be restarted",
+                        kind.as_str().to_lowercase()
+                    ),
+                );
+                if let Some(pid) = self.slots[index].pid {
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+            }
+            crate::probe::Outcome::Nothing => {}
+            crate::probe::Outcome::Ready(_) | crate::probe::Outcome::Started => {}
+        }
+        let slot = &mut self.slots[index];
+        let ready = slot.kind != Kind::Init && slot.pid.is_some() && is_ready(slot);
+        if slot.status.ready != ready || !matches!(outcome, crate::probe::Outcome::Nothing) {
+            slot.status.ready = ready;
+            slot.status.started = slot
+                .probes
+                .iter()
+                .filter(|p| p.kind == crate::probe::Kind::Startup)
+                .all(|p| p.passed);
+            self.dirty = true;
+        }
     }
 
     /// The image's StopSignal, else SIGTERM.
@@ -968,6 +1071,16 @@ impl Supervisor {
                 }
                 continue;
             }
+            if let Some((index, probe)) = self.slots.iter().enumerate().find_map(|(i, s)| {
+                s.probes
+                    .iter()
+                    .position(|p| p.running.is_some_and(|(p, _)| p == pid))
+                    .map(|j| (i, j))
+            }) {
+                let ok = matches!(status, WaitStatus::Exited(_, 0));
+                self.probe_result(index, probe, ok);
+                continue;
+            }
             if let Some(index) = self.slots.iter().position(|s| s.hook_pid == Some(pid)) {
                 self.slots[index].hook_pid = None;
                 if !matches!(status, WaitStatus::Exited(_, 0)) {
@@ -1047,6 +1160,9 @@ impl Supervisor {
             let finished = self.drive_stop();
             if !finished {
                 self.schedule();
+                if self.stopping.is_none() && !self.rebuilding {
+                    self.run_probes();
+                }
             }
             self.update_phase();
             let apps_running = self.apps_started
@@ -1089,7 +1205,17 @@ impl Supervisor {
 
     fn wait_for_events(&mut self) {
         let now = Instant::now();
-        let mut deadline: Option<Instant> = self.slots.iter().filter_map(|s| s.next_start).min();
+        let probe_times = self.slots.iter().filter(|s| s.pid.is_some()).flat_map(|s| {
+            s.probes
+                .iter()
+                .map(|p| p.running.map_or(p.next, |(_, deadline)| deadline))
+        });
+        let mut deadline: Option<Instant> = self
+            .slots
+            .iter()
+            .filter_map(|s| s.next_start)
+            .chain(probe_times)
+            .min();
         if let Some(stopping) = &self.stopping {
             let d = if stopping.killed {
                 now + Duration::from_millis(200)
@@ -1207,4 +1333,28 @@ pub fn chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// A container's probes, fresh for a run that started at `started`.
+fn probe_states(spec: &Container, kind: Kind, started: Instant) -> Vec<crate::probe::ProbeState> {
+    use crate::probe::{Kind as P, ProbeState};
+    if kind == Kind::Init {
+        return Vec::new();
+    }
+    [
+        (P::Startup, &spec.startup_probe),
+        (P::Liveness, &spec.liveness_probe),
+        (P::Readiness, &spec.readiness_probe),
+    ]
+    .into_iter()
+    .filter_map(|(k, p)| p.clone().map(|p| ProbeState::new(k, p, started)))
+    .collect()
+}
+
+/// Ready: started (startup probe passed, if any) and its readiness probe passing (if any).
+fn is_ready(slot: &Slot) -> bool {
+    slot.probes.iter().all(|p| match p.kind {
+        crate::probe::Kind::Liveness => true,
+        crate::probe::Kind::Startup | crate::probe::Kind::Readiness => p.passed,
+    })
 }

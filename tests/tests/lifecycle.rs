@@ -558,3 +558,59 @@ spec:
         "preStop runs first, then SIGTERM"
     );
 }
+
+#[test]
+fn probes_gate_readiness_and_restart_unhealthy_containers() {
+    let root = Root::with_busybox();
+    let manifest = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: probed}
+spec:
+  containers:
+  - name: web
+    image: busybox
+    command: [sh, -c, 'mkdir -p /www; echo ok > /www/index.html; httpd -f -p 8080 -h /www']
+    readinessProbe: {httpGet: {port: 8080, path: /index.html}, periodSeconds: 1}
+  - name: app
+    image: busybox
+    command: [sh, -c, 'touch /tmp/alive; sleep 3600']
+    readinessProbe: {exec: {command: [cat, /tmp/ready]}, periodSeconds: 1, failureThreshold: 1}
+    livenessProbe: {exec: {command: [cat, /tmp/alive]}, periodSeconds: 1, failureThreshold: 2}
+"#;
+    root.start(manifest, &["--backoff", "200ms,1s"]);
+    let web_ready = wait_for(Duration::from_secs(10), || {
+        (root.container_status("probed", "web")["ready"] == true).then_some(())
+    });
+    assert!(web_ready.is_some(), "the httpGet readiness probe passes");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        root.container_status("probed", "app")["ready"],
+        false,
+        "no /tmp/ready yet"
+    );
+    let (_, table, _) = root.podctl(&["get", "pods"]);
+    assert!(table.contains(" 1/2 "), "{table}");
+    let (code, _, err) = root.podctl(&["exec", "probed", "-c", "app", "--", "touch", "/tmp/ready"]);
+    assert_eq!(code, 0, "{err}");
+    let ready = wait_for(Duration::from_secs(10), || {
+        (root.container_status("probed", "app")["ready"] == true).then_some(())
+    });
+    assert!(ready.is_some(), "ready once the probe passes");
+    let (_, table, _) = root.podctl(&["get", "pods"]);
+    assert!(table.contains(" 2/2 "), "{table}");
+    // Break liveness: the container is killed and restarted.
+    root.podctl(&["exec", "probed", "-c", "app", "--", "rm", "/tmp/alive"]);
+    let restarted = wait_for(Duration::from_secs(15), || {
+        (root.container_status("probed", "app")["restartCount"].as_u64() >= Some(1)).then_some(())
+    });
+    assert!(
+        restarted.is_some(),
+        "a failing liveness probe restarts the container"
+    );
+    let (_, describe, _) = root.podctl(&["describe", "pod", "probed"]);
+    assert!(
+        describe.contains("Liveness probe of container app failed"),
+        "{describe}"
+    );
+}

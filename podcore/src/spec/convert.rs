@@ -68,6 +68,9 @@ const CONTAINER_KEYS: &[&str] = &[
     "securityContext",
     "restartPolicy",
     "lifecycle",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
     "ports",
     "terminationMessagePath",
     "terminationMessagePolicy",
@@ -88,6 +91,16 @@ const CONTAINER_SECURITY_KEYS: &[&str] = &[
 const POD_SECURITY_KEYS: &[&str] = &["runAsUser", "runAsGroup", "runAsNonRoot"];
 const LIFECYCLE_KEYS: &[&str] = &["preStop"];
 const HANDLER_KEYS: &[&str] = &["exec"];
+const PROBE_KEYS: &[&str] = &[
+    "exec",
+    "tcpSocket",
+    "httpGet",
+    "initialDelaySeconds",
+    "periodSeconds",
+    "timeoutSeconds",
+    "successThreshold",
+    "failureThreshold",
+];
 
 /// Read one manifest document.
 pub fn from_document(document: Value) -> Result<Parsed, SpecError> {
@@ -305,6 +318,14 @@ fn check_keys(spec: &Value, path: &str, errors: &mut Vec<FieldError>, warnings: 
                 CONTAINER_SECURITY_KEYS,
                 errors,
             );
+            for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+                only(
+                    container.get(probe),
+                    &format!("{at}.{probe}"),
+                    PROBE_KEYS,
+                    errors,
+                );
+            }
             only(
                 container.get("lifecycle"),
                 &format!("{at}.lifecycle"),
@@ -809,7 +830,106 @@ fn container(
         .and_then(|l| l.pre_stop.as_ref())
         .and_then(|h| h.exec.as_ref())
         .and_then(|e| e.command.clone());
+    let probe = |field: &str,
+                 p: &Option<k8s::Probe>,
+                 error: &mut dyn FnMut(String, String)|
+     -> Option<Probe> {
+        let p = p.as_ref()?;
+        let at = format!("{at}.{field}");
+        let port_of = |port: &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString,
+                       error: &mut dyn FnMut(String, String),
+                       path: String|
+         -> u16 {
+            use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+            let number = match port {
+                IntOrString::Int(n) => Some(*n),
+                IntOrString::String(name) => c
+                    .ports
+                    .iter()
+                    .flatten()
+                    .find(|cp| cp.name.as_deref() == Some(name.as_str()))
+                    .map(|cp| cp.container_port),
+            };
+            match number
+                .and_then(|n| u16::try_from(n).ok())
+                .filter(|n| *n > 0)
+            {
+                Some(n) => n,
+                None => {
+                    error(
+                        path,
+                        format!("{port:?} is not a port number or a named port of the container"),
+                    );
+                    0
+                }
+            }
+        };
+        let action = match (&p.exec, &p.tcp_socket, &p.http_get) {
+            (Some(exec), None, None) => ProbeAction::Exec(exec.command.clone().unwrap_or_default()),
+            (None, Some(tcp), None) => ProbeAction::TcpSocket {
+                port: port_of(&tcp.port, error, format!("{at}.tcpSocket.port")),
+            },
+            (None, None, Some(http)) => {
+                if http.scheme.as_deref().is_some_and(|s| s != "HTTP") {
+                    error(
+                        format!("{at}.httpGet.scheme"),
+                        "only HTTP is supported".into(),
+                    );
+                }
+                ProbeAction::HttpGet {
+                    port: port_of(&http.port, error, format!("{at}.httpGet.port")),
+                    path: http.path.clone().unwrap_or_else(|| "/".into()),
+                }
+            }
+            _ => {
+                error(
+                    at.clone(),
+                    "set exactly one of exec, tcpSocket and httpGet".into(),
+                );
+                return None;
+            }
+        };
+        let positive = |v: Option<i32>,
+                        default: i32,
+                        name: &str,
+                        error: &mut dyn FnMut(String, String)|
+         -> u64 {
+            let v = v.unwrap_or(default);
+            if v < 0 {
+                error(format!("{at}.{name}"), format!("{v} is negative"));
+            }
+            v.max(0) as u64
+        };
+        let probe = Probe {
+            action,
+            initial_delay_seconds: positive(
+                p.initial_delay_seconds,
+                0,
+                "initialDelaySeconds",
+                error,
+            ),
+            period_seconds: positive(p.period_seconds, 10, "periodSeconds", error).max(1),
+            timeout_seconds: positive(p.timeout_seconds, 1, "timeoutSeconds", error).max(1),
+            success_threshold: positive(p.success_threshold, 1, "successThreshold", error).max(1)
+                as u32,
+            failure_threshold: positive(p.failure_threshold, 3, "failureThreshold", error).max(1)
+                as u32,
+        };
+        if field != "readinessProbe" && probe.success_threshold != 1 {
+            error(
+                format!("{at}.successThreshold"),
+                "must be 1 for liveness and startup probes".into(),
+            );
+        }
+        Some(probe)
+    };
+    let liveness_probe = probe("livenessProbe", &c.liveness_probe, error);
+    let readiness_probe = probe("readinessProbe", &c.readiness_probe, error);
+    let startup_probe = probe("startupProbe", &c.startup_probe, error);
     Container {
+        liveness_probe,
+        readiness_probe,
+        startup_probe,
         name: c.name.clone(),
         image,
         image_pull_policy,

@@ -71,6 +71,34 @@ pub struct Container {
     pub restart_policy: Option<RestartPolicy>,
     /// `lifecycle.preStop.exec.command`.
     pub pre_stop: Option<Vec<String>>,
+    #[serde(default)]
+    pub liveness_probe: Option<Probe>,
+    #[serde(default)]
+    pub readiness_probe: Option<Probe>,
+    #[serde(default)]
+    pub startup_probe: Option<Probe>,
+}
+
+/// What a probe does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProbeAction {
+    /// Run a command in the container: exit 0 passes.
+    Exec(Vec<String>),
+    /// Connect to a TCP port on the pod's loopback.
+    TcpSocket { port: u16 },
+    /// GET a path on the pod's loopback: 200-399 passes.
+    HttpGet { port: u16, path: String },
+}
+
+/// A liveness, readiness or startup probe with Kubernetes' defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    pub action: ProbeAction,
+    pub initial_delay_seconds: u64,
+    pub period_seconds: u64,
+    pub timeout_seconds: u64,
+    pub success_threshold: u32,
+    pub failure_threshold: u32,
 }
 
 impl Container {

@@ -8,6 +8,10 @@ fn one(text: &str) -> Parsed {
     pods.remove(0)
 }
 
+fn errors_of(text: &str) -> Vec<String> {
+    errors(text)
+}
+
 fn errors(text: &str) -> Vec<String> {
     match parse(text, Format::Yaml) {
         Err(SpecError::Invalid(errors)) => errors.iter().map(|e| e.to_string()).collect(),
@@ -111,11 +115,15 @@ fn unsupported_fields_are_errors_not_ignored() {
         errors.contains(&"spec.dnsConfig: not supported by podctl yet: remove it".to_string()),
         "{errors:?}"
     );
+    let probe = errors_of(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    livenessProbe: {grpc: {port: 9000}}\n",
+    );
     assert!(
-        errors.contains(
-            &"spec.containers[0].livenessProbe: not supported by podctl yet: remove it".to_string()
+        probe.contains(
+            &"spec.containers[0].livenessProbe.grpc: not supported by podctl yet: remove it"
+                .to_string()
         ),
-        "{errors:?}"
+        "{probe:?}"
     );
 }
 
@@ -208,6 +216,41 @@ fn sidecars_are_init_containers_that_restart_always() {
     );
     assert!(
         errors[0].starts_with("spec.containers[0].restartPolicy"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn probes_get_kubernetes_defaults_and_named_ports() {
+    let pod = one("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    ports: [{name: web, containerPort: 8080}]\n    readinessProbe: {httpGet: {port: web, path: /ready}}\n    livenessProbe: {tcpSocket: {port: 8080}, periodSeconds: 2}\n    startupProbe: {exec: {command: [cat, /ok]}, failureThreshold: 30}\n").pod;
+    let c = &pod.containers[0];
+    let readiness = c.readiness_probe.as_ref().unwrap();
+    assert_eq!(
+        readiness.action,
+        ProbeAction::HttpGet {
+            port: 8080,
+            path: "/ready".into()
+        }
+    );
+    assert_eq!(
+        (
+            readiness.initial_delay_seconds,
+            readiness.period_seconds,
+            readiness.timeout_seconds
+        ),
+        (0, 10, 1)
+    );
+    assert_eq!(
+        (readiness.success_threshold, readiness.failure_threshold),
+        (1, 3)
+    );
+    assert_eq!(c.liveness_probe.as_ref().unwrap().period_seconds, 2);
+    assert_eq!(c.startup_probe.as_ref().unwrap().failure_threshold, 30);
+    let errors = errors(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    livenessProbe: {tcpSocket: {port: nope}}\n",
+    );
+    assert!(
+        errors[0].starts_with("spec.containers[0].livenessProbe.tcpSocket.port"),
         "{errors:?}"
     );
 }
