@@ -104,11 +104,23 @@ pub fn prepare(
 /// Remove what is left of a pod whose supervisor is gone: its containers
 /// (killing their processes), mounts, cgroups, folder and name.
 pub fn force_cleanup(root: &Path, record: &PodRecord) {
+    stop_everything(root, record, false);
+}
+
+/// Kill a pod's containers and undo its mounts and cgroups; the folder (record,
+/// status, logs, volumes) and the name are kept when `keep_folder`, so that a
+/// new supervisor can take the pod over (`podctl recover`).
+pub fn stop_everything(root: &Path, record: &PodRecord, keep_folder: bool) {
     let paths = PodPaths::new(root, &record.uid);
     let state_root = PodPaths::run_dir(root);
     for container in record.spec.all_containers() {
         crate::container::destroy(&state_root, &paths.container_id(&container.name));
     }
     crate::container::destroy(&state_root, &paths.container_id("pause"));
-    crate::sandbox::teardown(&paths, &record.spec.namespace, &record.spec.name, false);
+    crate::sandbox::teardown(
+        &paths,
+        &record.spec.namespace,
+        &record.spec.name,
+        keep_folder,
+    );
 }

@@ -142,6 +142,8 @@ pub struct Supervisor {
     init_failed_never: bool,
     stopping: Option<Stopping>,
     ready: Option<File>,
+    /// This supervisor took over a pod whose supervisor died (`podctl recover`).
+    recovering: bool,
     /// pause died: the containers are being killed so the sandbox can be made anew.
     rebuilding: bool,
     signals: OwnedFd,
@@ -188,7 +190,11 @@ pub fn run(root: &Path, uid: &str, ready: Option<File>) -> Result<(), Supervisor
         }
     })?;
     let record: PodRecord = read_json(&paths.record())?;
+    let previous: Option<PodStatus> = read_json(&paths.status()).ok();
     let mut supervisor = Supervisor::new(paths, record, ready, read);
+    if let Some(previous) = previous {
+        supervisor.take_over(previous);
+    }
     if let Err(error) = supervisor.start_sandbox() {
         supervisor.fail_setup(&error);
         return Err(error);
@@ -293,6 +299,7 @@ impl Supervisor {
             signals,
             dirty: true,
             rebuilding: false,
+            recovering: false,
         }
     }
 
@@ -320,6 +327,31 @@ impl Supervisor {
         }
     }
 
+    /// Carry over what a dead supervisor recorded: restart counts, last
+    /// states, events; every container starts again in a new sandbox.
+    fn take_over(&mut self, previous: PodStatus) {
+        self.recovering = true;
+        for slot in &mut self.slots {
+            if let Some(old) = previous
+                .init_containers
+                .iter()
+                .chain(&previous.containers)
+                .find(|c| c.name == slot.spec.name)
+            {
+                slot.status.restart_count = old.restart_count;
+                slot.status.last_state = match &old.state {
+                    ContainerState::Terminated(t) => Some(t.clone()),
+                    _ => old.last_state.clone(),
+                };
+                slot.ever_started = old.started || old.restart_count > 0;
+            }
+        }
+        self.status.start_time = previous.start_time;
+        self.status.events = previous.events;
+        self.status.sandbox.restarts = previous.sandbox.restarts + 1;
+        self.event("Warning", "Recovered", "the pod's supervisor was lost: a new one recreated the sandbox and restarts the containers".into());
+    }
+
     /// Setup failed: undo everything, tell podctl which step failed.
     fn fail_setup(&mut self, error: &SupervisorError) {
         let mut error = chain(error);
@@ -336,7 +368,16 @@ impl Supervisor {
             self.record.spec.namespace.clone(),
             self.record.spec.name.clone(),
         );
-        crate::sandbox::teardown(&self.paths, &namespace, &name, false);
+        crate::sandbox::teardown(&self.paths, &namespace, &name, self.recovering);
+        if self.recovering {
+            // Keep the pod and say why it ended.
+            self.status.phase = Phase::Failed;
+            self.status.reason = Some("RecoveryFailed".into());
+            self.status.message = Some(error.clone());
+            self.dirty = true;
+            self.write_status();
+            let _ = std::fs::remove_file(self.paths.supervisor_pid());
+        }
         self.notify(&format!("error: {error}"));
     }
 

@@ -172,6 +172,16 @@ enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// Give a pod whose supervisor died (status Unknown) a new supervisor: the
+    /// sandbox is recreated and the containers restarted, keeping restart
+    /// counts, logs and volumes.
+    ///
+    /// Example: podctl recover two-containers-pod
+    Recover {
+        name: String,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+    },
     /// The runtime's view of a pod as JSON: pause and container pids,
     /// namespace ids, cgroups, root filesystems and log files.
     ///
@@ -309,6 +319,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 stdin,
             );
         }
+        Command::Recover { name, namespace } => pod_cmd::recover(root, &namespace, &name)?,
         Command::Inspect { name, namespace } => pod_cmd::inspect(root, &namespace, &name)?,
         Command::Completion { .. } => unreachable!("handled before the root check"),
         Command::Supervise { uid } => pod_cmd::supervise(root, &uid)?,

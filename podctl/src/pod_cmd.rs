@@ -110,7 +110,7 @@ fn toml_like(text: &str) -> bool {
 
 /// Start the pod's supervisor (this binary, `supervise`) detached in its own
 /// session, and wait until it reports the pod started or failed.
-fn start_supervisor(root: &Path, record: &PodRecord) -> anyhow::Result<()> {
+pub fn start_supervisor(root: &Path, record: &PodRecord) -> anyhow::Result<()> {
     let paths = PodPaths::new(root, &record.uid);
     let (read, write) = nix::unistd::pipe().context("create readiness pipe")?;
     let log =
@@ -997,4 +997,26 @@ fn pick_container(record: &PodRecord, pod: &str, wanted: Option<&str>) -> anyhow
             Ok(first)
         }
     }
+}
+
+/// `podctl recover NAME`: a new supervisor takes over a pod whose supervisor
+/// died. Containers that outlived it cannot be waited for by anyone else,
+/// so they are stopped and started again in a new sandbox; restart counts,
+/// logs and volumes are kept.
+pub fn recover(root: &Path, namespace: &str, name: &str) -> anyhow::Result<()> {
+    let entry = pod::find(root, namespace, name)?;
+    let (record, paths, status) = load(root, &entry)?;
+    if supervisor::live_pid(&paths.supervisor_pid()).is_some() {
+        println!("pod \"{name}\" has a running supervisor: nothing to recover");
+        return Ok(());
+    }
+    if status.as_ref().is_some_and(|s| s.phase.is_terminal()) {
+        println!("pod \"{name}\" has ended: nothing to recover");
+        return Ok(());
+    }
+    podcore::runtime::stop_everything(root, &record, true);
+    let _ = std::fs::remove_file(paths.stop_request());
+    start_supervisor(root, &record).with_context(|| format!("recover pod {name}"))?;
+    println!("pod \"{name}\" recovered");
+    Ok(())
 }

@@ -614,3 +614,55 @@ spec:
         "{describe}"
     );
 }
+
+#[test]
+fn recover_gives_a_lost_pod_a_new_supervisor() {
+    let root = Root::with_busybox();
+    let manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: lost}\nspec:\n  volumes: [{name: d}]\n  containers:\n  - {name: c, image: busybox, command: [sh, -c, 'echo run >> /d/runs; echo started; sleep 3600'], volumeMounts: [{name: d, mountPath: /d}]}\n";
+    root.start(manifest, &[]);
+    root.wait_logs("lost", "c", "started");
+    let uid = root.pod("lost")["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let old = root.pid("lost", "c");
+    let supervisor: i32 =
+        std::fs::read_to_string(root.path().join("pods").join(&uid).join("supervisor.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(supervisor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for(Duration::from_secs(5), || {
+        (root.pod("lost")["status"]["phase"] == "Unknown").then_some(())
+    })
+    .expect("Unknown");
+    let (code, out, err) = root.podctl(&["recover", "lost"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "pod \"lost\" recovered\n");
+    let pod = root.wait_phase("lost", "Running");
+    assert_eq!(pod["metadata"]["uid"], uid.as_str(), "the same pod");
+    let c = root.container_status("lost", "c");
+    assert_eq!(c["restartCount"], 1, "{c}");
+    assert!(
+        proc_stat(old).is_none_or(|s| s.state == 'Z'),
+        "the orphaned container was stopped"
+    );
+    let runs = std::fs::read_to_string(root.path().join("pods").join(&uid).join("volumes/d/runs"))
+        .unwrap();
+    assert_eq!(runs, "run\nrun\n", "the emptyDir survived");
+    let (_, previous, _) = root.podctl(&["logs", "lost", "--previous"]);
+    assert_eq!(previous, "started\n");
+    let (code, out, _) = root.podctl(&["recover", "lost"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            0,
+            "pod \"lost\" has a running supervisor: nothing to recover\n"
+        )
+    );
+}
