@@ -226,7 +226,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // Each cause once: library errors often say their source already.
+            eprintln!("error: {}", podcore::supervisor::chain(error.as_ref()));
             ExitCode::from(exit_code(&error))
         }
     }
