@@ -666,3 +666,21 @@ fn recover_gives_a_lost_pod_a_new_supervisor() {
         )
     );
 }
+
+#[test]
+fn deleting_many_pods_waits_for_them_together() {
+    let root = Root::with_busybox();
+    for name in ["slow-a", "slow-b", "slow-c"] {
+        root.start(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  terminationGracePeriodSeconds: 2\n  containers:\n  - {{name: c, image: busybox, command: [sh, -c, 'trap \"\" TERM; while true; do sleep 0.1; done']}}\n"), &[]);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let (code, out, err) = root.podctl(&["delete", "pod", "--all"]);
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(
+        took < Duration::from_millis(4000),
+        "three 2 s grace periods in parallel, not in a row: {took:?}"
+    );
+}

@@ -683,3 +683,77 @@ fn host_ipc_and_host_pid_use_the_hosts_namespaces() {
     );
     assert_ne!(ns(c, "net"), ns(host, "net"));
 }
+
+#[test]
+fn memory_empty_dirs_sub_paths_and_the_sandbox_settings() {
+    let root = Root::with_busybox();
+    let manifest = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: vols}
+spec:
+  volumes:
+  - {name: mem, emptyDir: {medium: Memory, sizeLimit: 8Mi}}
+  - {name: disk}
+  containers:
+  - name: a
+    image: busybox
+    command: [sh, -c, 'echo in-sub > /sub/file; grep " /mem " /proc/mounts; sleep 3600']
+    volumeMounts: [{name: mem, mountPath: /mem}, {name: disk, mountPath: /sub, subPath: nested/dir}]
+"#;
+    root.start(manifest, &[]);
+    let logs = root.wait_logs("vols", "a", "/mem");
+    assert!(
+        logs.contains("tmpfs /mem tmpfs") && logs.contains("size=8192k"),
+        "{logs}"
+    );
+    let uid = root.pod("vols")["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = root
+        .path()
+        .join("pods")
+        .join(&uid)
+        .join("volumes/disk/nested/dir/file");
+    wait_for(Duration::from_secs(5), || file.exists().then_some(()))
+        .expect("subPath lands in the volume's sub folder");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "in-sub\n");
+    // pause: read-only root, 2 CPU shares, and the supervisor's own oom score untouched.
+    let pause = root.pid("vols", "pause");
+    let mounts = std::fs::read_to_string(format!("/proc/{pause}/mounts")).unwrap();
+    let root_line = mounts
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("/"))
+        .unwrap();
+    assert!(
+        root_line
+            .split_whitespace()
+            .nth(3)
+            .unwrap()
+            .split(',')
+            .any(|o| o == "ro"),
+        "{root_line}"
+    );
+    if !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let shares = std::fs::read_to_string(format!(
+            "/sys/fs/cgroup/cpu/podctl/besteffort/pod{uid}/pause/cpu.shares"
+        ))
+        .unwrap();
+        assert_eq!(shares.trim(), "2");
+    }
+    let supervisor: i32 =
+        std::fs::read_to_string(root.path().join("pods").join(&uid).join("supervisor.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{supervisor}/oom_score_adj"))
+            .unwrap()
+            .trim(),
+        std::fs::read_to_string("/proc/self/oom_score_adj")
+            .unwrap()
+            .trim()
+    );
+}
