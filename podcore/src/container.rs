@@ -723,6 +723,48 @@ pub fn spawn_in(
     Ok(pid.as_raw())
 }
 
+/// Start `args` in the running container `id` on a new pseudo-terminal: the
+/// container's runtime sends the terminal's master end to `console_socket`
+/// (a listening Unix socket). Returns the pid; the caller must reap it.
+pub fn spawn_tty(
+    state_root: &Path,
+    id: &str,
+    args: Vec<String>,
+    console_socket: &Path,
+) -> Result<i32, ContainerError> {
+    let name = id.to_string();
+    let runtime_error = |step| runtime_error(&name, step);
+    let container = Runtime::load(state_root.join(id)).map_err(runtime_error("load"))?;
+    let config = container.bundle().join("config.json");
+    let spec = Spec::load(&config)
+        .map_err(|e| spec_error(&name, format!("read {}: {e}", config.display())))?;
+    let mut process = spec
+        .process()
+        .clone()
+        .ok_or_else(|| spec_error(&name, "the container's spec has no process"))?;
+    process.set_args(Some(args));
+    process.set_terminal(Some(true));
+    let file = console_socket.with_extension("process.json");
+    let json = serde_json::to_vec(&process)
+        .map_err(|e| spec_error(&name, format!("encode the exec process: {e}")))?;
+    std::fs::write(&file, json).map_err(|e| ContainerError::Io {
+        container: name.clone(),
+        context: "write",
+        path: file.clone(),
+        source: e,
+    })?;
+    let pid = ContainerBuilder::new(id.to_string(), SyscallType::default())
+        .with_root_path(state_root)
+        .map_err(runtime_error("set state folder"))?
+        .with_console_socket(Some(console_socket))
+        .as_tenant()
+        .with_process(Some(&file))
+        .with_detach(true)
+        .build()
+        .map_err(runtime_error("exec"))?;
+    Ok(pid.as_raw())
+}
+
 /// Remove a container's libcontainer state and leaf cgroup, killing what is left.
 pub fn destroy(state_root: &Path, id: &str) {
     let dir = state_root.join(id);

@@ -5,6 +5,7 @@
 mod image_cmd;
 mod output;
 mod pod_cmd;
+mod terminal;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -159,7 +160,7 @@ enum Command {
         /// Pass standard input to the command.
         #[arg(short, long)]
         stdin: bool,
-        /// Allocate a terminal (not supported yet).
+        /// Run the command on a terminal (use with -s for an interactive shell).
         #[arg(short, long)]
         tty: bool,
         name: String,
@@ -306,11 +307,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             namespace,
             command,
         } => {
-            if tty {
-                anyhow::bail!(Usage(
-                    "exec -t (a terminal) is not supported yet: run without -t".into()
-                ));
-            }
             return pod_cmd::exec(
                 root,
                 &namespace,
@@ -318,6 +314,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 container.as_deref(),
                 command,
                 stdin,
+                tty,
             );
         }
         Command::Recover { name, namespace } => pod_cmd::recover(root, &namespace, &name)?,

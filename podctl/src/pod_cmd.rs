@@ -945,6 +945,7 @@ pub fn exec(
     container: Option<&str>,
     command: Vec<String>,
     stdin: bool,
+    tty: bool,
 ) -> anyhow::Result<u8> {
     let entry = pod::find(root, namespace, name)?;
     let (record, paths, status) = load(root, &entry)?;
@@ -962,13 +963,22 @@ pub fn exec(
     if !running {
         bail!("container {container} of pod {name} is not running: exec needs a running container");
     }
-    let code = podcore::container::exec(
-        &PodPaths::run_dir(root),
-        &paths.container_id(&container),
-        command,
-        stdin,
-    )
-    .with_context(|| format!("exec in {name}/{container}"))?;
+    let id = paths.container_id(&container);
+    let state_root = PodPaths::run_dir(root);
+    let code = if tty {
+        let dir = crate::terminal::socket_dir(root)?;
+        let socket = dir.path().join("console.sock");
+        let listener =
+            std::os::unix::net::UnixListener::bind(&socket).context("create the console socket")?;
+        let pid = podcore::container::spawn_tty(&state_root, &id, command, &socket)
+            .with_context(|| format!("exec in {name}/{container}"))?;
+        let master = crate::terminal::receive_master(&listener)?;
+        crate::terminal::proxy(master)?;
+        wait_exit(pid)?
+    } else {
+        podcore::container::exec(&state_root, &id, command, stdin)
+            .with_context(|| format!("exec in {name}/{container}"))?
+    };
     Ok(code.clamp(0, 255) as u8)
 }
 
@@ -1019,4 +1029,17 @@ pub fn recover(root: &Path, namespace: &str, name: &str) -> anyhow::Result<()> {
     start_supervisor(root, &record).with_context(|| format!("recover pod {name}"))?;
     println!("pod \"{name}\" recovered");
     Ok(())
+}
+
+/// Wait for a child and turn its end into an exit code (128 + signal when killed).
+fn wait_exit(pid: i32) -> anyhow::Result<i32> {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    loop {
+        match waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(128 + signal as i32),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => bail!("wait for the exec'd process: {e}"),
+        }
+    }
 }

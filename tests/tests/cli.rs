@@ -190,9 +190,43 @@ fn exec_runs_inside_the_container_and_returns_its_exit_code() {
         root.podctl(&["exec", "web", "-c", "nope", "--", "true"]).0,
         3
     );
-    assert_eq!(
-        root.podctl(&["exec", "-t", "web", "--", "true"]).0,
-        2,
-        "-t is refused clearly for now"
+}
+
+#[test]
+fn exec_t_runs_on_a_terminal_driven_through_a_pseudo_terminal() {
+    let root = Root::with_busybox();
+    root.start(&scenario("two-containers-pod.yml"), &[]);
+    let podctl = format!(
+        "{} --root {}",
+        bin("podctl").display(),
+        root.path().display()
+    );
+    // `script` gives podctl a pseudo-terminal of its own, as a user's shell would.
+    let one_shot =
+        format!("{podctl} exec -t two-containers-pod -c hello -- sh -c 'tty; echo done; exit 5'");
+    let (code, out, err) = output(Command::new("script").args(["-qec", &one_shot, "/dev/null"]));
+    assert_eq!(code, 5, "the command's exit code: {out}{err}");
+    assert!(
+        out.contains("/dev/pts/") && out.contains("done"),
+        "on a terminal: {out:?}"
+    );
+    let interactive = format!("{podctl} exec -t -s two-containers-pod -c hello2 -- sh");
+    let mut child = Command::new("script")
+        .args(["-qec", &interactive, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    std::io::Write::write_all(&mut stdin, b"echo typed-$((40+2))\n").unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    std::io::Write::write_all(&mut stdin, b"exit 3\n").unwrap();
+    let result = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(result.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("typed-42"),
+        "the shell read what was typed: {out:?}"
     );
 }
