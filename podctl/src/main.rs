@@ -91,7 +91,10 @@ enum Command {
         #[arg(short, long, default_value = "default")]
         namespace: String,
     },
-    /// Delete pods: SIGTERM, then SIGKILL after the grace period.
+    /// Delete pods: preStop hooks, SIGTERM, then SIGKILL after the grace period.
+    ///
+    /// `stop` is an alias: podctl keeps no stopped pods, so stopping a pod
+    /// deletes it (its logs go with it; read them first).
     ///
     /// Example: podctl delete pod two-containers-pod --grace-period 0
     #[command(alias = "stop")]

@@ -15,6 +15,17 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
     writer.flush()
 }
 
+/// A spinner on standard error that shows only on a terminal (quiet when
+/// piped). It is ticked by hand: podctl stays single-threaded.
+pub fn spinner() -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"),
+    );
+    bar
+}
+
 /// An age as kubectl prints it: `45s`, `12m`, `3h`, `5d`, `2y`.
 pub fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let seconds = (now - since).num_seconds().max(0);

@@ -87,8 +87,12 @@ pub fn run(root: &Path, store: &Store, args: RunArgs) -> anyhow::Result<i32> {
             eprintln!("note: {note}");
         }
         let name = p.pod.name.clone();
-        let record = podcore::runtime::prepare(root, store, p.pod, options.clone())
-            .with_context(|| format!("create pod {name}"))?;
+        let progress = output::spinner();
+        progress.set_message(format!("preparing pod {name}: images and their layers"));
+        progress.tick();
+        let prepared = podcore::runtime::prepare(root, store, p.pod, options.clone());
+        progress.finish_and_clear();
+        let record = prepared.with_context(|| format!("create pod {name}"))?;
         start_supervisor(root, &record).with_context(|| format!("start pod {name}"))?;
         if args.detach {
             println!("{name}");
@@ -480,7 +484,18 @@ fn delete_entries(
             None => podcore::runtime::force_cleanup(root, &record),
         }
     }
+    let progress = output::spinner();
+    let started = Instant::now();
     while !waiting.is_empty() {
+        if started.elapsed() > Duration::from_millis(300) {
+            let names: Vec<&str> = waiting.iter().map(|(r, ..)| r.spec.name.as_str()).collect();
+            progress.set_message(format!(
+                "waiting for {} to stop ({:.0?} so far)",
+                names.join(", "),
+                started.elapsed()
+            ));
+            progress.tick();
+        }
         waiting.retain(|(record, paths, pid, deadline)| {
             let alive = Path::new(&format!("/proc/{pid}")).exists()
                 && supervisor::live_pid(&paths.supervisor_pid()).is_some();
@@ -494,6 +509,7 @@ fn delete_entries(
         });
         std::thread::sleep(Duration::from_millis(10));
     }
+    progress.finish_and_clear();
     Ok(())
 }
 

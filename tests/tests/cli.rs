@@ -230,3 +230,117 @@ fn exec_t_runs_on_a_terminal_driven_through_a_pseudo_terminal() {
         "the shell read what was typed: {out:?}"
     );
 }
+
+#[test]
+fn a_slow_delete_shows_progress_on_a_terminal_and_nothing_when_piped() {
+    let root = Root::with_busybox();
+    let stubborn = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {{name: c, image: busybox, command: [sh, -c, 'trap \"\" TERM; while true; do sleep 0.1; done']}}\n"
+        )
+    };
+    root.start(&stubborn("on-tty"), &[]);
+    root.start(&stubborn("piped"), &[]);
+    let podctl = format!(
+        "{} --root {}",
+        bin("podctl").display(),
+        root.path().display()
+    );
+    let (code, out, _) = output(Command::new("script").args([
+        "-qec",
+        &format!("{podctl} delete pod on-tty"),
+        "/dev/null",
+    ]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("waiting for on-tty to stop"),
+        "progress on a terminal: {out:?}"
+    );
+    let (code, out, err) = root.podctl(&["delete", "pod", "piped"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        (out.as_str(), err.as_str()),
+        ("pod \"piped\" deleted\n", ""),
+        "quiet when piped"
+    );
+}
+
+#[test]
+fn get_prints_kubernetes_shaped_objects_and_tables() {
+    let root = Root::with_busybox();
+    root.start(&scenario("two-containers-pod.yml"), &[]);
+    wait_for(Duration::from_secs(10), || {
+        (root.pod("two-containers-pod")["status"]["conditions"][3]["status"] == "True")
+            .then_some(())
+    })
+    .expect("ready");
+    let pod = root.pod("two-containers-pod");
+    assert_eq!(pod["apiVersion"], "v1");
+    assert_eq!(pod["kind"], "Pod");
+    assert_eq!(pod["metadata"]["name"], "two-containers-pod");
+    assert_eq!(pod["metadata"]["namespace"], "default");
+    assert_eq!(pod["metadata"]["uid"].as_str().unwrap().len(), 36);
+    assert!(
+        pod["metadata"]["creationTimestamp"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    assert_eq!(pod["spec"]["restartPolicy"], "OnFailure");
+    assert_eq!(pod["spec"]["containers"][1]["name"], "hello2");
+    let status = &pod["status"];
+    assert_eq!(status["phase"], "Running");
+    assert_eq!(status["qosClass"], "BestEffort");
+    assert!(status["startTime"].is_string());
+    let types: Vec<&str> = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["PodScheduled", "Initialized", "ContainersReady", "Ready"]
+    );
+    assert!(
+        status["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["status"] == "True" && c["lastTransitionTime"].is_string())
+    );
+    let hello = &status["containerStatuses"][0];
+    assert_eq!(hello["name"], "hello");
+    assert_eq!(hello["image"], "busybox:latest");
+    assert!(hello["imageID"].as_str().unwrap().starts_with("sha256:"));
+    assert!(
+        hello["containerID"]
+            .as_str()
+            .unwrap()
+            .starts_with("podctl://")
+    );
+    assert_eq!(hello["restartCount"], 0);
+    assert_eq!(hello["ready"], true);
+    assert_eq!(hello["started"], true);
+    assert!(hello["state"]["running"]["startedAt"].is_string());
+
+    let (_, list, _) = root.podctl(&["get", "pods", "-o", "json"]);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["items"][0]["metadata"]["name"], "two-containers-pod");
+    let (_, yaml, _) = root.podctl(&["get", "pod", "two-containers-pod", "-o", "yaml"]);
+    assert!(
+        yaml.contains("kind: Pod\n") && yaml.contains("phase: Running\n"),
+        "{yaml}"
+    );
+    let (_, name, _) = root.podctl(&["get", "pods", "-o", "name"]);
+    assert_eq!(name, "pod/two-containers-pod\n");
+    let (_, wide, _) = root.podctl(&["get", "pods", "-o", "wide"]);
+    let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "UID"]
+    );
+    assert!(wide.contains(pod["metadata"]["uid"].as_str().unwrap()));
+    assert_eq!(root.podctl(&["get", "pods", "-o", "xml"]).0, 1);
+}
