@@ -24,13 +24,17 @@ pub enum ImageCommand {
         name: Option<String>,
     },
     /// List images: NAME, TAG, DIGEST, SIZE, CREATED.
+    ///
+    /// Example: podctl image ls -o json
     #[command(alias = "list")]
     Ls {
         /// Output format: table (default) or json.
         #[arg(short, long, default_value = "table")]
         output: String,
     },
-    /// Remove an image and the layers no other image uses.
+    /// Remove an image and the layers no other image uses (refused while a pod uses it).
+    ///
+    /// Example: podctl image rm busybox:latest
     #[command(alias = "remove")]
     Rm {
         /// NAME[:TAG]
@@ -38,12 +42,16 @@ pub enum ImageCommand {
         references: Vec<String>,
     },
     /// Unpack an image's layers into the shared layer cache now, instead of at
-    /// its first use (as `ctr images unpack` does).
+    /// its first use (as `ctr images unpack` does); prints the layer folders.
+    ///
+    /// Example: podctl image unpack busybox
     Unpack {
         /// NAME[:TAG]
         reference: String,
     },
     /// Print an image's config as JSON.
+    ///
+    /// Example: podctl image inspect busybox
     Inspect {
         /// NAME[:TAG]
         reference: String,

@@ -196,6 +196,8 @@ enum Command {
         namespace: String,
     },
     /// Manage local images (OCI image layouts and archives).
+    ///
+    /// Example: podctl image import target/images/busybox (the image of every example pod)
     #[command(subcommand)]
     Image(image_cmd::ImageCommand),
     /// Print a shell completion script.

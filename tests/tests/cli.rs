@@ -94,6 +94,29 @@ fn exit_codes_tell_usage_not_found_and_failure_apart() {
             &out[..out.len().min(200)]
         );
     }
+    for command in [
+        &["run"][..],
+        &["get"],
+        &["describe"],
+        &["delete"],
+        &["logs"],
+        &["exec"],
+        &["ns"],
+        &["recover"],
+        &["inspect"],
+        &["completion"],
+        &["image", "import"],
+        &["image", "ls"],
+        &["image", "rm"],
+        &["image", "inspect"],
+        &["image", "unpack"],
+    ] {
+        let (_, help, _) = output(Command::new(bin("podctl")).args(command).arg("--help"));
+        assert!(
+            help.contains("Example: podctl "),
+            "{command:?} --help has no example"
+        );
+    }
     let (_, help, _) = output(Command::new(bin("podctl")).args(["run", "--help"]));
     assert!(
         help.contains("Example: podctl run -d -f examples/two-containers-pod.yml"),
