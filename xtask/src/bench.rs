@@ -289,27 +289,66 @@ fn start() -> Result {
         starts.push(timed(&run_args)?);
         deletes.push(timed(&delete_args)?);
     }
+    let _ = podctl_cmd(&["delete", "pod", "--all", "--grace-period", "0"]).status();
+    let peers = crate::peers::measure(&root().join("target/bench"), POD_RUNS)?;
     let (s, s_min, s_max) = median_ms(&mut starts);
     let (d, d_min, d_max) = median_ms(&mut deletes);
     let verdict = |what: &str, value: f64, target: f64| {
         if value <= target {
-            format!("- {what}: {value:.1} ms, target at most {target} ms: met")
+            format!("- {what}: {value:.1} ms, target at most {target:.1} ms: met")
         } else {
             format!(
-                "- {what}: {value:.1} ms, target at most {target} ms: MISSED by {:.1} ms",
+                "- {what}: {value:.1} ms, target at most {target:.1} ms: MISSED by {:.1} ms",
                 value - target
             )
         }
     };
-    let text = format!(
-        "Measured by `cargo xtask bench start` (release build): `podctl run -d -f examples/two-containers-pod.yml` \
-         until both containers run, then `podctl delete pod two-containers-pod --grace-period 0` until nothing is left, \
-         {POD_RUNS} times after a warm-up.\n\n| step | median | min | max |\n|---|---:|---:|---:|\n\
-         | start (warm) | {s:.1} ms | {s_min:.1} ms | {s_max:.1} ms |\n| delete | {d:.1} ms | {d_min:.1} ms | {d_max:.1} ms |\n\
-         | start, first use of the image (layers unpacked) | {first_use:.1} ms | | |\n\n{}\n{}\n\n\
-         Peers (crun, runc, podman kube play) are not measured yet: see the benchmarks issue.\n",
+    let mut table = String::from(
+        "| what | start median (min-max) | delete median (min-max) |\n|---|---:|---:|\n",
+    );
+    table.push_str(&format!("| podctl run -d / delete --grace-period 0 (the pod: pause + 2 containers) | {s:.1} ms ({s_min:.1}-{s_max:.1}) | {d:.1} ms ({d_min:.1}-{d_max:.1}) |\n"));
+    let mut medians = std::collections::BTreeMap::new();
+    for mut peer in peers {
+        let (ps, ps_min, ps_max) = median_ms(&mut peer.start);
+        let (pd, pd_min, pd_max) = median_ms(&mut peer.delete);
+        table.push_str(&format!("| {} | {ps:.1} ms ({ps_min:.1}-{ps_max:.1}) | {pd:.1} ms ({pd_min:.1}-{pd_max:.1}) |\n", peer.name));
+        medians.insert(
+            peer.name
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            (ps, pd),
+        );
+    }
+    let (crun_start, _) = medians.get("crun").copied().unwrap_or((f64::NAN, f64::NAN));
+    let (podman_start, podman_delete) = medians
+        .get("podman")
+        .copied()
+        .unwrap_or((f64::NAN, f64::NAN));
+    let verdicts = [
         verdict("start", s, 100.0),
+        verdict(
+            "start against podman kube play (at least 6x faster)",
+            s,
+            podman_start / 6.0,
+        ),
+        verdict(
+            "start against 1.5x three crun create+start",
+            s,
+            1.5 * 3.0 * crun_start,
+        ),
         verdict("delete", d, 50.0),
+    ];
+    let text = format!(
+        "Measured by `cargo xtask bench start` (release build), {POD_RUNS} runs after a warm-up, peers in the same run. \
+         podctl: `podctl run -d -f examples/two-containers-pod.yml` until both containers run, then \
+         `podctl delete pod two-containers-pod --grace-period 0` until nothing is left.\n\n{table}\n\
+         First use of the image (its layers unpacked on the way): {first_use:.1} ms.\n\
+         Ratios: podman kube play / podctl start = {:.1}x; podman pod rm / podctl delete = {:.1}x.\n\n{}\n",
+        podman_start / s,
+        podman_delete / d,
+        verdicts.join("\n"),
     );
     println!("{text}");
     write_section(

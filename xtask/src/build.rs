@@ -71,10 +71,15 @@ fn installed(package: &str) -> bool {
 
 /// Install the Debian packages in [`PACKAGES`] that are missing.
 pub fn setup() -> Result {
+    ensure_packages(PACKAGES)
+}
+
+/// Install those of `packages` (name, why) that are missing, saying why.
+pub fn ensure_packages(packages: &[(&str, &str)]) -> Result {
     if !nix_is_root() {
         return Err("run as root: pods need namespaces, mounts and cgroups".into());
     }
-    let missing: Vec<&(&str, &str)> = PACKAGES
+    let missing: Vec<&(&str, &str)> = packages
         .iter()
         // busybox-static conflicts with Debian's dynamic busybox: never replace
         // a user's busybox; rootfs-tools then downloads the .deb instead.

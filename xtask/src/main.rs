@@ -11,6 +11,7 @@
 
 mod bench;
 mod build;
+mod peers;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,218 @@
+//! The peers measured beside podctl: crun and runc (one OCI container,
+//! create + start, then delete) and podman (`kube play` of the same pod,
+//! `pod rm -f -t 0`), configured to run here without systemd and without pulls.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::build::{self, Result, root};
+
+/// Peers' Debian packages, installed by the bench when missing.
+const PACKAGES: &[(&str, &str)] = &[
+    ("crun", "a peer: raw OCI create/start/delete"),
+    ("runc", "a peer: raw OCI create/start/delete"),
+    ("podman", "a peer: podman kube play of the same pod"),
+    (
+        "catatonit",
+        "podman's pause, and a pause to compare sizes with",
+    ),
+];
+
+/// Medians of one peer, in milliseconds.
+pub struct Figures {
+    pub name: String,
+    pub start: Vec<f64>,
+    pub delete: Vec<f64>,
+}
+
+/// crun refuses "hybrid" cgroups while hugetlb sits on the cgroup2 mount:
+/// give hugetlb its own v1 hierarchy for the bench, and put it back after.
+struct HugetlbV1 {
+    mounted: Option<PathBuf>,
+}
+
+impl HugetlbV1 {
+    fn apply() -> Self {
+        let controllers = std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers")
+            .unwrap_or_default();
+        if !controllers.split_whitespace().any(|c| c == "hugetlb") {
+            return Self { mounted: None };
+        }
+        let dir = PathBuf::from("/sys/fs/cgroup/hugetlb");
+        let _ = std::fs::create_dir_all(&dir);
+        let ok = Command::new("mount")
+            .args(["-t", "cgroup", "-o", "hugetlb", "cgroup"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        eprintln!(
+            "bench: hugetlb moved to its own v1 hierarchy for crun: {}",
+            if ok { "done" } else { "failed" }
+        );
+        Self {
+            mounted: ok.then_some(dir),
+        }
+    }
+}
+
+impl Drop for HugetlbV1 {
+    fn drop(&mut self) {
+        if let Some(dir) = self.mounted.take() {
+            let _ = Command::new("umount").arg(&dir).status();
+            let _ = std::fs::remove_dir(&dir);
+            eprintln!("bench: hugetlb put back on the cgroup2 mount");
+        }
+    }
+}
+
+fn timed(command: &mut Command) -> Result<f64> {
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    let started = Instant::now();
+    let status = command
+        .status()
+        .map_err(|e| format!("run {command:?}: {e}"))?;
+    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+    if !status.success() {
+        return Err(format!("{command:?} failed: {status}"));
+    }
+    Ok(elapsed)
+}
+
+/// Measure crun, runc and podman `runs` times each (after a warm-up).
+pub fn measure(work: &Path, runs: usize) -> Result<Vec<Figures>> {
+    build::ensure_packages(PACKAGES)?;
+    let _hugetlb = HugetlbV1::apply();
+    let bundle = work.join("bundle");
+    let _ = std::fs::remove_dir_all(&bundle);
+    std::fs::create_dir_all(&bundle).map_err(|e| format!("create {}: {e}", bundle.display()))?;
+    build::run(
+        Command::new(root().join("target/release/rootfs-tools"))
+            .args(["busybox", "--out"])
+            .arg(work.join("layout"))
+            .arg("--rootfs")
+            .arg(bundle.join("rootfs"))
+            .arg("--cache")
+            .arg(root().join("target/cache")),
+    )?;
+    build::run(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("cd {} && crun spec", bundle.display())),
+    )?;
+    let config = bundle.join("config.json");
+    let spec =
+        std::fs::read_to_string(&config).map_err(|e| format!("read {}: {e}", config.display()))?;
+    // `crun spec` runs `sh` on a terminal: run `sleep 3600` without one.
+    let args_at = spec.find("\"args\"").ok_or("crun spec has no args")?;
+    let sh_at = args_at
+        + spec[args_at..]
+            .find("\"sh\"")
+            .ok_or("crun spec does not run sh")?;
+    let spec = format!(
+        "{}\"sleep\", \"3600\"{}",
+        &spec[..sh_at],
+        &spec[sh_at + 4..]
+    )
+    .replace("\"terminal\": true", "\"terminal\": false");
+    std::fs::write(&config, spec).map_err(|e| format!("write {}: {e}", config.display()))?;
+
+    let mut out = Vec::new();
+    for runtime in ["crun", "runc"] {
+        let state = work.join(format!("{runtime}-state"));
+        let mut figures = Figures {
+            name: format!("{runtime} create+start / delete (one container)"),
+            start: vec![],
+            delete: vec![],
+        };
+        for run in 0..=runs {
+            let id = format!("bench-{run}");
+            let start = timed(Command::new("sh").arg("-c").arg(format!(
+                "{runtime} --root {state} create -b {bundle} {id} && {runtime} --root {state} start {id}",
+                state = state.display(),
+                bundle = bundle.display()
+            )))?;
+            let delete = timed(
+                Command::new(runtime)
+                    .arg("--root")
+                    .arg(&state)
+                    .args(["delete", "-f", &id]),
+            )?;
+            if run > 0 {
+                figures.start.push(start);
+                figures.delete.push(delete);
+            }
+        }
+        out.push(figures);
+    }
+
+    let podman_dir = work.join("podman");
+    let _ = std::fs::create_dir_all(&podman_dir);
+    let conf = work.join("containers.conf");
+    let storage = work.join("storage.conf");
+    std::fs::write(&conf, format!(
+        "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nevents_logfile_path = \"{}/events.log\"\n",
+        podman_dir.display()
+    )).map_err(|e| e.to_string())?;
+    std::fs::write(
+        &storage,
+        format!(
+            "[storage]\ndriver = \"overlay\"\ngraphroot = \"{0}/graph\"\nrunroot = \"{0}/run\"\n",
+            podman_dir.display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let podman = |args: &[&str]| {
+        let mut c = Command::new("podman");
+        c.args(args)
+            .env("CONTAINERS_CONF", &conf)
+            .env("CONTAINERS_STORAGE_CONF", &storage);
+        c
+    };
+    let layout = root().join("target/images/busybox");
+    build::run(&mut podman(&[
+        "pull",
+        "-q",
+        &format!("oci:{}:latest", layout.display()),
+    ]))?;
+    let id = String::from_utf8_lossy(
+        &podman(&["images", "-q"])
+            .output()
+            .map_err(|e| e.to_string())?
+            .stdout,
+    )
+    .lines()
+    .next()
+    .unwrap_or_default()
+    .to_string();
+    build::run(&mut podman(&["tag", &id, "localhost/busybox:latest"]))?;
+    // podman kube play takes Pods, not Jobs: the example's pod template as a Pod.
+    let manifest = work.join("pod.yml");
+    std::fs::write(&manifest, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: two-containers-pod\nspec:\n  restartPolicy: OnFailure\n  containers:\n    - name: hello\n      image: localhost/busybox:latest\n      command: ['sh', '-c', 'echo \"first container\" && sleep 3600']\n    - name: hello2\n      image: localhost/busybox:latest\n      command: ['sh', '-c', 'echo \"second container\" && sleep 3600']\n").map_err(|e| e.to_string())?;
+    let mut figures = Figures {
+        name: "podman kube play / pod rm -f -t 0 (the pod)".into(),
+        start: vec![],
+        delete: vec![],
+    };
+    for run in 0..=runs {
+        let start = timed(&mut podman(&[
+            "kube",
+            "play",
+            manifest.to_str().expect("utf-8 path"),
+        ]))?;
+        let delete = timed(&mut podman(&[
+            "pod",
+            "rm",
+            "-f",
+            "-t",
+            "0",
+            "two-containers-pod",
+        ]))?;
+        if run > 0 {
+            figures.start.push(start);
+            figures.delete.push(delete);
+        }
+    }
+    out.push(figures);
+    Ok(out)
+}
