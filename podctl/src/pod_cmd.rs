@@ -538,15 +538,8 @@ pub fn logs(root: &Path, args: LogsArgs) -> anyhow::Result<()> {
     let entry = pod::find(root, namespace, name)?;
     let (record, paths, status) = load(root, &entry)?;
     let container = pick_container(&record, name, container)?;
-    let restarts = status
-        .as_ref()
-        .and_then(|s| {
-            s.init_containers
-                .iter()
-                .chain(&s.containers)
-                .find(|c| c.name == container)
-                .map(|c| c.restart_count)
-        })
+    let restarts = container_status(status.as_ref(), &container)
+        .map(|c| c.restart_count)
         .unwrap_or(0);
     let index = if previous {
         restarts.checked_sub(1).ok_or_else(|| {
@@ -966,15 +959,7 @@ pub fn exec(
     let entry = pod::find(root, namespace, name)?;
     let (record, paths, status) = load(root, &entry)?;
     let container = pick_container(&record, name, container)?;
-    let running = status
-        .as_ref()
-        .and_then(|s| {
-            s.init_containers
-                .iter()
-                .chain(&s.containers)
-                .find(|c| c.name == container)
-                .cloned()
-        })
+    let running = container_status(status.as_ref(), &container)
         .is_some_and(|c| matches!(c.state, ContainerState::Running { .. }));
     if !running {
         bail!("container {container} of pod {name} is not running: exec needs a running container");
@@ -1058,4 +1043,17 @@ fn wait_exit(pid: i32) -> anyhow::Result<i32> {
             Err(e) => bail!("wait for the exec'd process: {e}"),
         }
     }
+}
+
+/// The status of one container of a pod, init containers included.
+fn container_status(
+    status: Option<&PodStatus>,
+    name: &str,
+) -> Option<podcore::status::ContainerStatus> {
+    status?
+        .init_containers
+        .iter()
+        .chain(&status?.containers)
+        .find(|c| c.name == name)
+        .cloned()
 }

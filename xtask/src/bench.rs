@@ -238,40 +238,7 @@ fn median_ms(samples: &mut [f64]) -> (f64, f64, f64) {
 /// `podctl run -d` of the two-container example until both containers run,
 /// and `podctl delete --grace-period 0` until nothing is left.
 fn start() -> Result {
-    build::setup()?;
-    build::pause()?;
-    build::run(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
-            "build",
-            "--release",
-            "-p",
-            "podctl",
-            "-p",
-            "rootfs-tools",
-        ]),
-    )?;
-    build::images()?;
-    let podctl = root().join("target/release/podctl");
-    let state = root().join("target/bench/root");
-    let _ = std::fs::remove_dir_all(&state);
-    let podctl_cmd = |args: &[&str]| {
-        let mut command = Command::new(&podctl);
-        command
-            .arg("--root")
-            .arg(&state)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        command
-    };
-    build::run(&mut podctl_cmd(&[
-        "image",
-        "import",
-        root()
-            .join("target/images/busybox")
-            .to_str()
-            .expect("utf-8 path"),
-    ]))?;
+    let podctl_cmd = bench_podctl("root")?;
     let manifest = root().join("examples/two-containers-pod.yml");
     let timed = |args: &[&str]| -> Result<f64> {
         let started = std::time::Instant::now();
