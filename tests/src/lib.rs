@@ -390,6 +390,22 @@ impl Root {
         })
     }
 
+    /// SIGKILL the supervisor of the pod `uid`; returns its pid.
+    pub fn kill_supervisor(&self, uid: &str) -> i32 {
+        let file = self.path().join("pods").join(uid).join("supervisor.pid");
+        let pid: i32 = std::fs::read_to_string(file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        pid
+    }
+
     /// Wait for the pod's phase.
     pub fn wait_phase(&self, pod: &str, phase: &str) -> serde_json::Value {
         wait_for(Duration::from_secs(30), || {

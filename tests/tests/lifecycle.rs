@@ -311,17 +311,7 @@ fn a_killed_supervisor_shows_unknown_and_delete_still_cleans_up() {
         .iter()
         .map(|c| root.pid("two-containers-pod", c))
         .collect();
-    let supervisor: i32 =
-        std::fs::read_to_string(root.path().join("pods").join(&uid).join("supervisor.pid"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(supervisor),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    let supervisor = root.kill_supervisor(&uid);
     wait_for(Duration::from_secs(5), || {
         proc_stat(supervisor)
             .is_none_or(|s| s.state == 'Z')
@@ -626,17 +616,7 @@ fn recover_gives_a_lost_pod_a_new_supervisor() {
         .unwrap()
         .to_string();
     let old = root.pid("lost", "c");
-    let supervisor: i32 =
-        std::fs::read_to_string(root.path().join("pods").join(&uid).join("supervisor.pid"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(supervisor),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    root.kill_supervisor(&uid);
     wait_for(Duration::from_secs(5), || {
         (root.pod("lost")["status"]["phase"] == "Unknown").then_some(())
     })
