@@ -85,6 +85,10 @@ pub fn remove_pod_cgroups(uid: &str) {
                 remove_tree(&dir);
             }
         }
+        // The QoS parents go with the last pod; rmdir leaves a parent in use alone.
+        for parent in ["podctl/burstable", "podctl/besteffort", "podctl"] {
+            let _ = std::fs::remove_dir(hierarchy.join(parent));
+        }
     }
 }
 

@@ -238,14 +238,7 @@ fn foreground(root: &Path, records: &[PodRecord], remove: bool) -> anyhow::Resul
         }
         if INTERRUPTED.load(Ordering::Relaxed) {
             eprintln!("interrupted: deleting the pod(s)");
-            let entries: Vec<pod::PodEntry> = records
-                .iter()
-                .map(|r| pod::PodEntry {
-                    namespace: r.spec.namespace.clone(),
-                    name: r.spec.name.clone(),
-                    uid: r.uid.clone(),
-                })
-                .collect();
+            let entries = entries_of(records);
             delete_entries(root, &entries, None)?;
             return Ok(130);
         }
@@ -265,14 +258,7 @@ fn foreground(root: &Path, records: &[PodRecord], remove: bool) -> anyhow::Resul
                 .iter()
                 .any(|s| s.as_ref().is_none_or(|s| s.phase != Phase::Succeeded));
             if remove {
-                let entries: Vec<pod::PodEntry> = records
-                    .iter()
-                    .map(|r| pod::PodEntry {
-                        namespace: r.spec.namespace.clone(),
-                        name: r.spec.name.clone(),
-                        uid: r.uid.clone(),
-                    })
-                    .collect();
+                let entries = entries_of(records);
                 delete_entries(root, &entries, Some(0))?;
             }
             return Ok(if failed { 1 } else { 0 });
@@ -1056,4 +1042,16 @@ fn container_status(
         .chain(&status?.containers)
         .find(|c| c.name == name)
         .cloned()
+}
+
+/// The pod entries of records, to delete them.
+fn entries_of(records: &[PodRecord]) -> Vec<pod::PodEntry> {
+    records
+        .iter()
+        .map(|r| pod::PodEntry {
+            namespace: r.spec.namespace.clone(),
+            name: r.spec.name.clone(),
+            uid: r.uid.clone(),
+        })
+        .collect()
 }
