@@ -146,13 +146,10 @@ fn idle_rss_kb(binary: &Path, args: &[String]) -> Result<u64> {
     let result = (|| {
         let pid = child_of(&unshare)?;
         std::thread::sleep(Duration::from_millis(300));
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .map_err(|e| format!("read status of {pid}: {e}"))?;
-        let rss = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or_else(|| format!("no VmRSS for pid {pid}"))?;
+        let rss = proc_kb(&format!("/proc/{pid}/status"), "VmRSS:");
+        if rss == 0 {
+            return Err(format!("no VmRSS for pid {pid}"));
+        }
         let _ = Command::new("kill")
             .args(["-KILL", &pid.to_string()])
             .status();
@@ -381,11 +378,12 @@ fn one_container_pod(dir: &Path, name: &str) -> Result<PathBuf> {
     Ok(file)
 }
 
-fn meminfo_kb(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
+/// A `Key:   123 kB` field of a /proc file, in kB (0 when absent).
+fn proc_kb(path: &str, key: &str) -> u64 {
+    std::fs::read_to_string(path)
         .ok()
-        .and_then(|m| {
-            m.lines().find_map(|l| {
+        .and_then(|text| {
+            text.lines().find_map(|l| {
                 l.strip_prefix(key)?
                     .trim()
                     .trim_end_matches("kB")
@@ -397,20 +395,12 @@ fn meminfo_kb(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+fn meminfo_kb(key: &str) -> u64 {
+    proc_kb("/proc/meminfo", key)
+}
+
 fn pss_kb(pid: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("Pss:")?
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-        })
-        .unwrap_or(0)
+    proc_kb(&format!("/proc/{pid}/smaps_rollup"), "Pss:")
 }
 
 /// With 20 one-container pods running: the PSS of podctl's own processes
