@@ -1,9 +1,10 @@
 //! The per-pod supervisor: one small, single-threaded process per pod (the
 //! role of conmon or a containerd shim, for a whole pod). It creates the
-//! sandbox and the containers through libcontainer, so it is their parent
-//! and reads their exit codes; it is a child subreaper and reaps every
-//! child; it restarts containers with the kubelet's back-off, runs init and
-//! sidecar containers in order, writes each container's output to CRI log
+//! sandbox and the containers through libcontainer from throw-away children
+//! of its own (see `create_in_child`), is their parent once those exit and
+//! reads their exit codes; it is a child subreaper and reaps every child; it
+//! restarts containers with the kubelet's back-off, runs init and sidecar
+//! containers in order, writes each container's output to CRI log
 //! files, keeps `status.json` current, and stops the pod gracefully on SIGTERM.
 //!
 //! Signals reach the loop through a self-pipe written by async-signal-safe
@@ -58,6 +59,10 @@ pub enum SupervisorError {
         #[source]
         source: std::io::Error,
     },
+    /// A container could not be created: the cause as the creating child
+    /// process told it.
+    #[error("{0}")]
+    Create(String),
 }
 
 fn sys(step: &'static str) -> impl FnOnce(nix::errno::Errno) -> SupervisorError {
@@ -148,10 +153,21 @@ pub struct Supervisor {
     rebuilding: bool,
     signals: OwnedFd,
     dirty: bool,
+    /// A container was created since the supervisor last slept: libcontainer's
+    /// scratch memory is free but still held by the allocator.
+    heap_grew: bool,
 }
+
+/// The file name of the supervisor's binary, which `podctl run` starts for
+/// every pod; how a live supervisor is told from a process that reused its pid.
+pub const SUPERVISOR_BINARY: &str = "podctl-supervisor";
 
 /// Run the supervisor of pod `uid` under `root` until the pod is deleted or
 /// completes. `ready` gets `ok` once the app containers run, or `error: ...`.
+pub fn mi(w: &str) {
+    let m = unsafe { nix::libc::mallinfo2() };
+    eprintln!("MI {w}: {} in use, arena {}", m.uordblks, m.arena);
+}
 pub fn run(root: &Path, uid: &str, ready: Option<File>) -> Result<(), SupervisorError> {
     let _ = nix::unistd::setsid();
     nix::sys::prctl::set_child_subreaper(true).map_err(sys("become a child subreaper"))?;
@@ -300,6 +316,7 @@ impl Supervisor {
             dirty: true,
             rebuilding: false,
             recovering: false,
+            heap_grew: false,
         }
     }
 
@@ -395,9 +412,7 @@ impl Supervisor {
     }
 
     fn start_sandbox(&mut self) -> Result<(), SupervisorError> {
-        crate::sandbox::prepare(&self.record.spec, &self.paths)?;
-        let rootfs = self.mount_rootfs("pause", &self.record.pause.layers.clone(), true)?;
-        let spec = container::pause_spec(&self.record.spec, &self.paths, &rootfs)?;
+        self.heap_grew = true;
         let null = || {
             File::options()
                 .write(true)
@@ -417,18 +432,31 @@ impl Supervisor {
         );
         let id = self.paths.container_id("pause");
         let bundle = self.paths.container("pause").join("bundle");
-        // libcontainer writes the spec's oomScoreAdj to its caller too: keep ours.
-        let own_score = std::fs::read_to_string("/proc/self/oom_score_adj").unwrap_or_default();
-        let created = container::create(&id, &bundle, &spec, &self.state_root(), out, err);
-        let _ = std::fs::write("/proc/self/oom_score_adj", own_score.trim());
-        let mut created = created?;
-        let pid = container::start(&mut created)?;
-        if !self.record.spec.host_network {
-            crate::sandbox::loopback_up(pid).map_err(|e| SupervisorError::Sys {
-                step: "bring up loopback in the pod's network namespace",
-                source: e,
+        let state_root = self.state_root();
+        let loopback = !self.record.spec.host_network;
+        let pid = create_in_child(|| {
+            step("sandbox files (/etc, /dev/shm, volumes)", || {
+                crate::sandbox::prepare(&self.record.spec, &self.paths)
             })?;
-        }
+            let rootfs = step("pause: mount root filesystem", || {
+                self.mount_rootfs("pause", &self.record.pause.layers, true)
+            })?;
+            let spec = container::pause_spec(&self.record.spec, &self.paths, &rootfs)?;
+            let mut created = step("pause: create container", || {
+                container::create(&id, &bundle, &spec, &state_root, out, err)
+            })?;
+            let pid = step("pause: start container", || container::start(&mut created))?;
+            if loopback {
+                step("pause: bring up loopback", || {
+                    crate::sandbox::loopback_up(pid)
+                })
+                .map_err(|e| SupervisorError::Sys {
+                    step: "bring up loopback in the pod's network namespace",
+                    source: e,
+                })?;
+            }
+            Ok(pid)
+        })?;
         self.pause_pid = Some(pid);
         self.status.sandbox.pause_pid = Some(pid);
         self.event(
@@ -513,21 +541,12 @@ impl Supervisor {
     }
 
     fn try_start(&mut self, index: usize, restart: u32) -> Result<i32, SupervisorError> {
+        self.heap_grew = true;
         let pause_pid = self.pause_pid.ok_or(SupervisorError::Sys {
             step: "start container",
             source: std::io::Error::other("the sandbox is not running"),
         })?;
-        let spec_container = self.slots[index].spec.clone();
-        let name = spec_container.name.clone();
-        let layers = self.record.images[&name].layers.clone();
-        let rootfs = self.mount_rootfs(&name, &layers, true)?;
-        let spec = container::app_spec(
-            &self.record,
-            &self.paths,
-            &spec_container,
-            pause_pid,
-            &rootfs,
-        )?;
+        let name = self.slots[index].spec.name.clone();
         let log_dir = self.paths.logs(&name);
         std::fs::create_dir_all(&log_dir).map_err(|e| SupervisorError::Sys {
             step: "create log folder",
@@ -554,18 +573,26 @@ impl Supervisor {
         }
         let id = self.paths.container_id(&name);
         let bundle = self.paths.container(&name).join("bundle");
-        let own_score = std::fs::read_to_string("/proc/self/oom_score_adj").unwrap_or_default();
-        let created = container::create(
-            &id,
-            &bundle,
-            &spec,
-            &self.state_root(),
-            out_write,
-            err_write,
-        );
-        let _ = std::fs::write("/proc/self/oom_score_adj", own_score.trim());
-        let mut created = created?;
-        let pid = container::start(&mut created)?;
+        let state_root = self.state_root();
+        let pid = create_in_child(|| {
+            let rootfs = step(format_args!("{name}: mount root filesystem"), || {
+                self.mount_rootfs(&name, &self.record.images[&name].layers, true)
+            })?;
+            let spec = container::app_spec(
+                &self.record,
+                &self.paths,
+                &self.slots[index].spec,
+                pause_pid,
+                &rootfs,
+            )?;
+            let mut created = step(format_args!("{name}: create container"), || {
+                container::create(&id, &bundle, &spec, &state_root, out_write, err_write)
+            })?;
+            step(format_args!("{name}: start container"), || {
+                container::start(&mut created)
+            })
+            .map_err(SupervisorError::from)
+        })?;
         let slot = &mut self.slots[index];
         slot.oom_before = crate::cgroups::oom_kills(&slot.cgroup).unwrap_or(0);
         slot.outputs = vec![
@@ -1245,6 +1272,9 @@ impl Supervisor {
     }
 
     fn wait_for_events(&mut self) {
+        if std::mem::take(&mut self.heap_grew) {
+            release_free_heap();
+        }
         let now = Instant::now();
         let probe_times = self.slots.iter().filter(|s| s.pid.is_some()).flat_map(|s| {
             s.probes
@@ -1335,7 +1365,12 @@ pub fn live_pid(path: &Path) -> Option<i32> {
         .ok()?
         .read_to_string(&mut cmdline)
         .ok()?;
-    cmdline.contains("supervise").then_some(pid)
+    // A pid is reused once its process is gone: it must still be a supervisor.
+    let program = cmdline.split('\0').next().unwrap_or_default();
+    Path::new(program)
+        .file_name()
+        .is_some_and(|name| name == SUPERVISOR_BINARY)
+        .then_some(pid)
 }
 
 /// The status a reader should show: the file, or Unknown when the supervisor
@@ -1359,6 +1394,94 @@ pub fn container_statuses(status: &PodStatus) -> BTreeMap<String, ContainerStatu
         .chain(&status.containers)
         .map(|s| (s.name.clone(), s.clone()))
         .collect()
+}
+
+/// Create and start a container from a throw-away child of the supervisor,
+/// returning the container's pid.
+///
+/// The supervisor lives as long as its pod and should stay small; creating a
+/// container through libcontainer runs a great deal of code and allocates
+/// (and libcontainer writes the container's `oomScoreAdj` to its caller). The
+/// child does all of that in its own copy of the process and exits. The
+/// container's init is the child's child (libcontainer clones it as a sibling
+/// of its intermediate process), so when the child exits the kernel hands it
+/// to the supervisor, the nearest child subreaper, which then reaps it and
+/// reads its exit code as before.
+fn create_in_child(
+    create: impl FnOnce() -> Result<i32, SupervisorError>,
+) -> Result<i32, SupervisorError> {
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("create result pipe"))?;
+    // SAFETY: the supervisor is single-threaded, so the child is a complete
+    // copy that may run any code the parent could.
+    match unsafe { nix::unistd::fork() }.map_err(sys("fork to create a container"))? {
+        nix::unistd::ForkResult::Child => {
+            drop(read);
+            let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+            for signal in [
+                Signal::SIGCHLD,
+                Signal::SIGTERM,
+                Signal::SIGINT,
+                Signal::SIGHUP,
+            ] {
+                // SAFETY: restoring the default action installs no handler code;
+                // the supervisor's handlers would write to its signal pipe.
+                let _ = unsafe { sigaction(signal, &default) };
+            }
+            let answer = match create() {
+                Ok(pid) => format!("ok {pid}"),
+                Err(error) => format!("error {}", chain(&error)),
+            };
+            let _ = File::from(write).write_all(answer.as_bytes());
+            // SAFETY: _exit ends the child at once, without running the
+            // destructors and exit handlers of the state it shares with the
+            // supervisor (files, mounts and pipes the supervisor still owns).
+            unsafe { nix::libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(write);
+            let mut answer = String::new();
+            let read_result = File::from(read).read_to_string(&mut answer);
+            while let Err(nix::errno::Errno::EINTR) = waitpid(child, None) {}
+            read_result.map_err(|e| SupervisorError::Sys {
+                step: "read the result of creating a container",
+                source: e,
+            })?;
+            match answer.split_once(' ') {
+                Some(("ok", pid)) => pid.trim().parse().map_err(|_| {
+                    SupervisorError::Create(format!("bad answer from the creating child: {answer}"))
+                }),
+                Some(("error", message)) => Err(SupervisorError::Create(message.to_string())),
+                _ => Err(SupervisorError::Create(
+                    "the process creating the container died (see supervisor.log)".into(),
+                )),
+            }
+        }
+    }
+}
+
+/// Give the allocator's free pages back to the kernel. A supervisor lives as
+/// long as its pod and sleeps almost all of that time; creating a container
+/// leaves some hundred kB of freed memory in the heap that it would otherwise
+/// hold for good, once per pod.
+fn release_free_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free memory of glibc's allocator to the
+    // kernel; it touches no live allocation.
+    unsafe {
+        nix::libc::malloc_trim(0);
+    }
+}
+
+/// Run one step of starting a pod and log how long it took (`podctl -v run`
+/// shows these, so a slow start can be traced to its step).
+fn step<T>(what: impl std::fmt::Display, f: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let result = f();
+    tracing::debug!(
+        "step {what}: {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    result
 }
 
 /// An error with its causes, `outer: inner: innermost`.

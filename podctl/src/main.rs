@@ -204,9 +204,6 @@ enum Command {
     ///
     /// Example: podctl completion bash > /etc/bash_completion.d/podctl
     Completion { shell: clap_complete::Shell },
-    /// The per-pod supervisor (started by `podctl run`).
-    #[command(hide = true)]
-    Supervise { uid: String },
 }
 
 fn main() -> ExitCode {
@@ -325,7 +322,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Recover { name, namespace } => pod_cmd::recover(root, &namespace, &name)?,
         Command::Inspect { name, namespace } => pod_cmd::inspect(root, &namespace, &name)?,
         Command::Completion { .. } => unreachable!("handled before the root check"),
-        Command::Supervise { uid } => pod_cmd::supervise(root, &uid)?,
     }
     Ok(0)
 }
@@ -404,7 +400,7 @@ fn init_tracing(verbose: u8, level: Option<&str>) {
     let filter = match (level, verbose) {
         (Some(level), _) => level.to_string(),
         (None, 0) => "warn,libcgroups=error".into(),
-        (None, 1) => "debug".into(),
+        (None, 1) => "debug,libcontainer=info,libcgroups=error".into(),
         (None, _) => "trace".into(),
     };
     tracing_subscriber::fmt()

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -20,6 +20,8 @@ use crate::output;
 
 /// The environment variable carrying the readiness pipe's fd to the supervisor.
 const READY_FD: &str = "PODCTL_READY_FD";
+/// How much the supervisor logs to `supervisor.log` (read by podctl-supervisor).
+const SUPERVISOR_LOG: &str = "PODCTL_SUPERVISOR_LOG";
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -67,8 +69,13 @@ pub fn run(root: &Path, store: &Store, args: RunArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("read {}", args.file.display()))?;
         (text, Format::from_path(&args.file))
     };
+    let parse_started = Instant::now();
     let parsed = spec::parse(&text, format)
         .with_context(|| format!("invalid manifest {}", args.file.display()))?;
+    tracing::debug!(
+        "step parse and validate the manifest: {}",
+        since(parse_started)
+    );
     let mut options = RunOptions {
         allow_host_paths: args.allow_host_paths,
         allow_privileged: args.allow_privileged,
@@ -90,10 +97,20 @@ pub fn run(root: &Path, store: &Store, args: RunArgs) -> anyhow::Result<i32> {
         let progress = output::spinner();
         progress.set_message(format!("preparing pod {name}: images and their layers"));
         progress.tick();
+        let prepare_started = Instant::now();
         let prepared = podcore::runtime::prepare(root, store, p.pod, options.clone());
         progress.finish_and_clear();
         let record = prepared.with_context(|| format!("create pod {name}"))?;
+        tracing::debug!(
+            "step images, name and pod record: {}",
+            since(prepare_started)
+        );
+        let supervisor_started = Instant::now();
         start_supervisor(root, &record).with_context(|| format!("start pod {name}"))?;
+        tracing::debug!(
+            "step supervisor started the pod: {}",
+            since(supervisor_started)
+        );
         if args.detach {
             println!("{name}");
         }
@@ -105,6 +122,34 @@ pub fn run(root: &Path, store: &Store, args: RunArgs) -> anyhow::Result<i32> {
     foreground(root, &started, args.remove)
 }
 
+/// The supervisor binary: `PODCTL_SUPERVISOR`, else `podctl-supervisor` beside
+/// this binary (both are built and installed together).
+fn supervisor_binary() -> anyhow::Result<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("PODCTL_SUPERVISOR") {
+        return Ok(path.into());
+    }
+    let exe = std::env::current_exe().context("find podctl's own binary")?;
+    let path = exe.with_file_name(supervisor::SUPERVISOR_BINARY);
+    if !path.is_file() {
+        bail!(
+            "the pod supervisor {} is missing: install podctl-supervisor beside podctl \
+             (cargo build builds both)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The supervisor logs what this process would log: warnings, or with `-v`
+/// every step of starting the pod and how long it took.
+fn supervisor_log_level() -> String {
+    tracing::level_filters::LevelFilter::current().to_string()
+}
+
+fn since(started: Instant) -> String {
+    format!("{:.1} ms", started.elapsed().as_secs_f64() * 1000.0)
+}
+
 fn toml_like(text: &str) -> bool {
     text.lines()
         .map(str::trim)
@@ -112,21 +157,24 @@ fn toml_like(text: &str) -> bool {
         .is_some_and(|l| l.starts_with('[') || l.contains(" = "))
 }
 
-/// Start the pod's supervisor (this binary, `supervise`) detached in its own
-/// session, and wait until it reports the pod started or failed.
+/// Start the pod's supervisor (`podctl-supervisor`, installed beside podctl)
+/// detached in its own session, and wait until it reports the pod started or
+/// failed. With `-v` the supervisor logs each step and its time to
+/// `supervisor.log`, which is then copied to stderr.
 pub fn start_supervisor(root: &Path, record: &PodRecord) -> anyhow::Result<()> {
     let paths = PodPaths::new(root, &record.uid);
     let (read, write) = nix::unistd::pipe().context("create readiness pipe")?;
     let log =
         std::fs::File::create(paths.dir.join("supervisor.log")).context("create supervisor.log")?;
-    let exe = std::env::current_exe().context("find podctl's own binary")?;
+    let exe = supervisor_binary()?;
     let write_fd = write.as_raw_fd();
     let mut command = Command::new(exe);
     command
         .arg("--root")
         .arg(root)
-        .args(["supervise", &record.uid])
+        .arg(&record.uid)
         .env(READY_FD, write_fd.to_string())
+        .env(SUPERVISOR_LOG, supervisor_log_level())
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
@@ -158,6 +206,11 @@ pub fn start_supervisor(root: &Path, record: &PodRecord) -> anyhow::Result<()> {
         .context("wait for the pod supervisor")?;
     // The supervisor runs on, detached; it is reaped by init once this process exits.
     let _ = child.try_wait();
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        // The supervisor's own steps, logged at the same level.
+        let log = std::fs::read_to_string(paths.dir.join("supervisor.log")).unwrap_or_default();
+        eprint!("{log}");
+    }
     match answer.trim() {
         "ok" => Ok(()),
         "" => {
@@ -169,21 +222,6 @@ pub fn start_supervisor(root: &Path, record: &PodRecord) -> anyhow::Result<()> {
         }
         other => bail!("{}", other.trim_start_matches("error: ")),
     }
-}
-
-/// The supervisor's entry point (`podctl supervise UID`).
-pub fn supervise(root: &Path, uid: &str) -> anyhow::Result<()> {
-    let ready = std::env::var(READY_FD)
-        .ok()
-        .and_then(|fd| fd.parse::<i32>().ok())
-        .map(|fd| {
-            // SAFETY: podctl run passed this fd, open and owned by nobody else here.
-            unsafe { std::fs::File::from_raw_fd(fd) }
-        });
-    // SAFETY: called before any thread exists.
-    unsafe { std::env::remove_var(READY_FD) };
-    supervisor::run(root, uid, ready).context("supervise pod")?;
-    Ok(())
 }
 
 fn load(

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use tests::{Root, ns, output, proc_stat, scenario, wait_for, workspace};
+use tests::{Root, children_of, ns, output, proc_stat, scenario, wait_for, workspace};
 
 fn pod_uid(root: &Root, name: &str) -> String {
     root.pod(name)["metadata"]["uid"]
@@ -115,6 +115,84 @@ fn two_containers_share_net_ipc_uts_with_pause_and_nothing_else() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "pod \"two-containers-pod\" deleted\n");
     assert_gone(&root, &uid, &pids);
+}
+
+#[test]
+fn the_supervisor_is_its_own_binary_and_the_parent_of_every_container() {
+    let root = Root::with_busybox();
+    let manifest =
+        std::fs::read_to_string(workspace().join("examples/two-containers-pod.yml")).unwrap();
+    let (code, _, err) = root.run_manifest(&manifest, &["-v"]);
+    assert_eq!(code, 0, "{err}");
+    // -v shows each step of starting the pod with its time, the supervisor's
+    // steps included.
+    for step in [
+        "step parse and validate the manifest: ",
+        "step images, name and pod record: ",
+        "step sandbox files (/etc, /dev/shm, volumes): ",
+        "step pause: create container: ",
+        "step pause: start container: ",
+        "step hello: mount root filesystem: ",
+        "step hello: create container: ",
+        "step hello2: start container: ",
+        "step supervisor started the pod: ",
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(step))
+            .unwrap_or_else(|| panic!("no {step:?} in: {err}"));
+        let ms = line.rsplit(step).next().unwrap();
+        assert!(
+            ms.strip_suffix(" ms")
+                .and_then(|n| n.parse::<f64>().ok())
+                .is_some(),
+            "{line}"
+        );
+    }
+    let uid = pod_uid(&root, "two-containers-pod");
+    let supervisor: i32 =
+        std::fs::read_to_string(root.path().join("pods").join(&uid).join("supervisor.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+    let exe = std::fs::read_link(format!("/proc/{supervisor}/exe")).unwrap();
+    assert_eq!(
+        exe.file_name().unwrap(),
+        "podctl-supervisor",
+        "{}",
+        exe.display()
+    );
+    // The children that created the containers are gone; the containers were
+    // handed to the supervisor, which reaps them.
+    let mut children: Vec<i32> = children_of(supervisor).iter().map(|s| s.pid).collect();
+    children.sort();
+    let mut expected = vec![
+        root.pid("two-containers-pod", "pause"),
+        root.pid("two-containers-pod", "hello"),
+        root.pid("two-containers-pod", "hello2"),
+    ];
+    expected.sort();
+    assert_eq!(children, expected, "the supervisor's children");
+    // It reads their exit codes: a killed container is seen as killed.
+    let hello = root.pid("two-containers-pod", "hello");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(hello),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let killed = wait_for(Duration::from_secs(10), || {
+        let s = root.container_status("two-containers-pod", "hello");
+        [&s["state"], &s["lastState"]]
+            .into_iter()
+            .find(|state| !state["terminated"].is_null())
+            .map(|state| state["terminated"].clone())
+    })
+    .expect("hello is seen to end");
+    assert_eq!(killed["exitCode"], 137, "{killed}");
+    let (code, _, err) =
+        root.podctl(&["delete", "pod", "two-containers-pod", "--grace-period", "0"]);
+    assert_eq!(code, 0, "{err}");
 }
 
 #[test]

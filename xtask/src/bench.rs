@@ -425,6 +425,10 @@ fn memory() -> Result {
     std::thread::sleep(Duration::from_secs(1));
     let after = meminfo_kb("MemAvailable:");
     let state = root().join("target/bench/memory");
+    let supervisor = root()
+        .join("target/release/podctl-supervisor")
+        .to_string_lossy()
+        .into_owned();
     let (mut supervisors, mut pauses) = (0u64, 0u64);
     for entry in std::fs::read_dir("/proc")
         .map_err(|e| e.to_string())?
@@ -434,7 +438,8 @@ fn memory() -> Result {
         let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
             .unwrap_or_default()
             .replace('\0', " ");
-        if cmdline.contains("supervise") && cmdline.contains(state.to_str().unwrap_or_default()) {
+        if cmdline.starts_with(&supervisor) && cmdline.contains(state.to_str().unwrap_or_default())
+        {
             supervisors += pss_kb(&pid);
         } else if cmdline.trim() == "/pause" {
             pauses += pss_kb(&pid);
