@@ -98,6 +98,35 @@ pub fn proc_stat(pid: i32) -> Option<ProcStat> {
     })
 }
 
+/// The mounts, in any process's mount namespace, whose line in
+/// `/proc/<pid>/mountinfo` contains `needle`, as `pid: line`. Pods keep their
+/// mounts in their supervisor's namespace, so the host's own table alone
+/// cannot show a leak.
+pub fn mounts_anywhere(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for pid in std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+    {
+        // One look per mount namespace.
+        let Ok(ns) = std::fs::read_link(format!("/proc/{pid}/ns/mnt")) else {
+            continue;
+        };
+        if !seen.insert(ns) {
+            continue;
+        }
+        let text = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
+        found.extend(
+            text.lines()
+                .filter(|l| l.contains(needle))
+                .map(|l| format!("{pid}: {l}")),
+        );
+    }
+    found
+}
+
 /// Every process on the host whose parent is `ppid`.
 pub fn children_of(ppid: i32) -> Vec<ProcStat> {
     std::fs::read_dir("/proc")

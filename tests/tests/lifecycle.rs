@@ -330,11 +330,7 @@ fn a_killed_supervisor_shows_unknown_and_delete_still_cleans_up() {
         });
         assert!(gone.is_some(), "process {pid} survived");
     }
-    assert!(
-        !std::fs::read_to_string("/proc/self/mounts")
-            .unwrap()
-            .contains(&uid)
-    );
+    assert_eq!(tests::mounts_anywhere(&uid), Vec::<String>::new());
     assert!(!root.path().join("pods").join(&uid).exists());
 }
 

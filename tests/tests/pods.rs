@@ -4,7 +4,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use tests::{Root, children_of, ns, output, proc_stat, scenario, wait_for, workspace};
+use tests::{
+    Root, children_of, mounts_anywhere, ns, output, proc_stat, scenario, wait_for, workspace,
+};
 
 fn pod_uid(root: &Root, name: &str) -> String {
     root.pod(name)["metadata"]["uid"]
@@ -21,11 +23,8 @@ fn assert_gone(root: &Root, uid: &str, pids: &[i32]) {
             "process {pid} survived the pod"
         );
     }
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
-    assert!(
-        !mounts.contains(uid),
-        "a mount of the pod is left: {mounts}"
-    );
+    let mounts = mounts_anywhere(uid);
+    assert!(mounts.is_empty(), "a mount of the pod is left: {mounts:?}");
     let cgroups = Command::new("find")
         .args(["/sys/fs/cgroup", "-maxdepth", "5", "-name"])
         .arg(format!("pod{uid}"))
@@ -174,6 +173,30 @@ fn the_supervisor_is_its_own_binary_and_the_parent_of_every_container() {
     ];
     expected.sort();
     assert_eq!(children, expected, "the supervisor's children");
+    // The pod's mounts live in the supervisor's own mount namespace, not in
+    // the host's table, which every new container would otherwise copy.
+    assert_ne!(ns(supervisor, "mnt"), ns(std::process::id() as i32, "mnt"));
+    let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !host.contains(&uid),
+        "pod mounts in the host's table: {host}"
+    );
+    let own = std::fs::read_to_string(format!("/proc/{supervisor}/mountinfo")).unwrap();
+    let pod_dir = root.path().join("pods").join(&uid);
+    for target in [
+        "shm",
+        "containers/pause/rootfs",
+        "containers/hello/rootfs",
+        "containers/hello2/rootfs",
+    ] {
+        let target = pod_dir.join(target);
+        assert!(
+            own.lines()
+                .any(|l| l.split(' ').nth(4) == Some(target.to_str().unwrap())),
+            "{} is not mounted in the supervisor's namespace: {own}",
+            target.display()
+        );
+    }
     // It reads their exit codes: a killed container is seen as killed.
     let hello = root.pid("two-containers-pod", "hello");
     nix::sys::signal::kill(
@@ -190,9 +213,13 @@ fn the_supervisor_is_its_own_binary_and_the_parent_of_every_container() {
     })
     .expect("hello is seen to end");
     assert_eq!(killed["exitCode"], 137, "{killed}");
+    let mut pids = expected;
+    pids.push(supervisor);
     let (code, _, err) =
         root.podctl(&["delete", "pod", "two-containers-pod", "--grace-period", "0"]);
     assert_eq!(code, 0, "{err}");
+    // No mount of the pod is left in any namespace.
+    assert_gone(&root, &uid, &pids);
 }
 
 #[test]
@@ -704,11 +731,8 @@ fn a_pod_whose_sandbox_fails_halfway_leaves_nothing_behind() {
     let (code, _, err) = root.run_manifest(&scenario("two-containers-pod.yml"), &[]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("pause"), "the failed step is named: {err}");
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
-    assert!(
-        !mounts.contains(root.path().to_str().unwrap()),
-        "a mount is left: {mounts}"
-    );
+    let mounts = mounts_anywhere(root.path().to_str().unwrap());
+    assert!(mounts.is_empty(), "a mount is left: {mounts:?}");
     let pods: Vec<_> = std::fs::read_dir(root.path().join("pods"))
         .unwrap()
         .flatten()
