@@ -1452,9 +1452,12 @@ fn create_in_child(
                 // the supervisor's handlers would write to its signal pipe.
                 let _ = unsafe { sigaction(signal, &default) };
             }
-            let answer = match create() {
-                Ok(pid) => format!("ok {pid}"),
-                Err(error) => format!("error {}", chain(&error)),
+            // A panic must not unwind into the supervisor's frames, which
+            // this copy shares: it would run on as a second supervisor.
+            let answer = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(create)) {
+                Ok(Ok(pid)) => format!("ok {pid}"),
+                Ok(Err(error)) => format!("error {}", chain(&error)),
+                Err(_) => "error creating the container panicked (see supervisor.log)".to_string(),
             };
             let _ = File::from(write).write_all(answer.as_bytes());
             // SAFETY: _exit ends the child at once, without running the
