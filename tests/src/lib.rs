@@ -352,6 +352,16 @@ impl Root {
         serde_json::from_str(&out).unwrap()
     }
 
+    /// The pid in the pod's `supervisor.pid`.
+    pub fn supervisor_pid(&self, uid: &str) -> i32 {
+        let file = self.path().join("pods").join(uid).join("supervisor.pid");
+        std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("read {}: {e}", file.display()))
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
     /// The pod's status.json (pids of pause and containers).
     pub fn runtime_status(&self, name: &str) -> serde_json::Value {
         let uid = self.pod(name)["metadata"]["uid"]
@@ -421,12 +431,7 @@ impl Root {
 
     /// SIGKILL the supervisor of the pod `uid`; returns its pid.
     pub fn kill_supervisor(&self, uid: &str) -> i32 {
-        let file = self.path().join("pods").join(uid).join("supervisor.pid");
-        let pid: i32 = std::fs::read_to_string(file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let pid = self.supervisor_pid(uid);
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGKILL,

@@ -149,12 +149,7 @@ fn the_supervisor_is_its_own_binary_and_the_parent_of_every_container() {
         );
     }
     let uid = pod_uid(&root, "two-containers-pod");
-    let supervisor: i32 =
-        std::fs::read_to_string(root.path().join("pods").join(&uid).join("supervisor.pid"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+    let supervisor = root.supervisor_pid(&uid);
     let exe = std::fs::read_link(format!("/proc/{supervisor}/exe")).unwrap();
     assert_eq!(
         exe.file_name().unwrap(),
@@ -844,12 +839,7 @@ spec:
         .unwrap();
         assert_eq!(shares.trim(), "2");
     }
-    let supervisor: i32 =
-        std::fs::read_to_string(root.path().join("pods").join(&uid).join("supervisor.pid"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+    let supervisor = root.supervisor_pid(&uid);
     assert_eq!(
         std::fs::read_to_string(format!("/proc/{supervisor}/oom_score_adj"))
             .unwrap()

@@ -403,6 +403,25 @@ fn bench_podctl(name: &str) -> Result<impl Fn(&[&str]) -> Command> {
     Ok(command)
 }
 
+fn run_pod(podctl: &impl Fn(&[&str]) -> Command, file: &Path) -> Result {
+    build::run(&mut podctl(&[
+        "run",
+        "-d",
+        "-f",
+        file.to_str().expect("utf-8 path"),
+    ]))
+}
+
+fn delete_all(podctl: &impl Fn(&[&str]) -> Command) -> Result {
+    build::run(&mut podctl(&[
+        "delete",
+        "pod",
+        "--all",
+        "--grace-period",
+        "0",
+    ]))
+}
+
 fn one_container_pod(dir: &Path, name: &str) -> Result<PathBuf> {
     let file = dir.join(format!("{name}.yml"));
     std::fs::write(&file, format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  containers:\n  - {{name: c, image: busybox, command: [sleep, \"3600\"]}}\n"))
@@ -493,12 +512,7 @@ fn memory() -> Result {
         let before = settled_meminfo();
         for i in 0..PODS {
             let file = one_container_pod(&dir, &format!("mem-{i}"))?;
-            build::run(&mut podctl(&[
-                "run",
-                "-d",
-                "-f",
-                file.to_str().expect("utf-8 path"),
-            ]))?;
+            run_pod(&podctl, &file)?;
         }
         let after = settled_meminfo();
         let (mut supervisors, mut private, mut pauses) = (0u64, 0u64, 0u64);
@@ -519,13 +533,7 @@ fn memory() -> Result {
                 pauses += pss_kb(&pid);
             }
         }
-        build::run(&mut podctl(&[
-            "delete",
-            "pod",
-            "--all",
-            "--grace-period",
-            "0",
-        ]))?;
+        delete_all(&podctl)?;
         // Growth of each field, in kB; a freed field grows negative.
         let meminfo = after
             .iter()
@@ -643,23 +651,12 @@ fn density() -> Result {
         for i in 0..PODS {
             let file = one_container_pod(&dir, &format!("dense-{i}"))?;
             let started = Instant::now();
-            build::run(&mut podctl(&[
-                "run",
-                "-d",
-                "-f",
-                file.to_str().expect("utf-8 path"),
-            ]))?;
+            run_pod(&podctl, &file)?;
             times.push(started.elapsed().as_secs_f64() * 1000.0);
         }
         let total = all.elapsed().as_secs_f64();
         let deleted = Instant::now();
-        build::run(&mut podctl(&[
-            "delete",
-            "pod",
-            "--all",
-            "--grace-period",
-            "0",
-        ]))?;
+        delete_all(&podctl)?;
         let delete = deleted.elapsed().as_secs_f64();
         let first: f64 = times[..10].iter().sum::<f64>() / 10.0;
         let last: f64 = times[PODS - 10..].iter().sum::<f64>() / 10.0;
