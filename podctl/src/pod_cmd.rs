@@ -53,6 +53,8 @@ pub fn parse_backoff(text: &str) -> Result<(Duration, Duration), String> {
 }
 
 pub fn run(root: &Path, store: &Store, args: RunArgs) -> anyhow::Result<i32> {
+    // Before anything is made: a pod without its supervisor cannot start.
+    let supervisor = supervisor_binary()?;
     let (text, format) = if args.file == Path::new("-") {
         let mut text = String::new();
         std::io::stdin()
@@ -106,7 +108,8 @@ pub fn run(root: &Path, store: &Store, args: RunArgs) -> anyhow::Result<i32> {
             since(prepare_started)
         );
         let supervisor_started = Instant::now();
-        start_supervisor(root, &record).with_context(|| format!("start pod {name}"))?;
+        start_supervisor(root, &record, &supervisor)
+            .with_context(|| format!("start pod {name}"))?;
         tracing::debug!(
             "step supervisor started the pod: {}",
             since(supervisor_started)
@@ -125,15 +128,16 @@ pub fn run(root: &Path, store: &Store, args: RunArgs) -> anyhow::Result<i32> {
 /// The supervisor binary: `PODCTL_SUPERVISOR`, else `podctl-supervisor` beside
 /// this binary (both are built and installed together).
 fn supervisor_binary() -> anyhow::Result<std::path::PathBuf> {
-    if let Some(path) = std::env::var_os("PODCTL_SUPERVISOR") {
-        return Ok(path.into());
-    }
-    let exe = std::env::current_exe().context("find podctl's own binary")?;
-    let path = exe.with_file_name(supervisor::SUPERVISOR_BINARY);
+    let path = match std::env::var_os("PODCTL_SUPERVISOR") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => std::env::current_exe()
+            .context("find podctl's own binary")?
+            .with_file_name(supervisor::SUPERVISOR_BINARY),
+    };
     if !path.is_file() {
         bail!(
             "the pod supervisor {} is missing: install podctl-supervisor beside podctl \
-             (cargo build builds both)",
+             (cargo build builds both) or name it in PODCTL_SUPERVISOR",
             path.display()
         );
     }
@@ -161,12 +165,11 @@ fn toml_like(text: &str) -> bool {
 /// detached in its own session, and wait until it reports the pod started or
 /// failed. With `-v` the supervisor logs each step and its time to
 /// `supervisor.log`, which is then copied to stderr.
-pub fn start_supervisor(root: &Path, record: &PodRecord) -> anyhow::Result<()> {
+pub fn start_supervisor(root: &Path, record: &PodRecord, exe: &Path) -> anyhow::Result<()> {
     let paths = PodPaths::new(root, &record.uid);
     let (read, write) = nix::unistd::pipe().context("create readiness pipe")?;
     let log =
         std::fs::File::create(paths.dir.join("supervisor.log")).context("create supervisor.log")?;
-    let exe = supervisor_binary()?;
     let write_fd = write.as_raw_fd();
     let mut command = Command::new(exe);
     command
@@ -1049,9 +1052,10 @@ pub fn recover(root: &Path, namespace: &str, name: &str) -> anyhow::Result<()> {
         println!("pod \"{name}\" has ended: nothing to recover");
         return Ok(());
     }
+    let supervisor = supervisor_binary()?;
     podcore::runtime::stop_everything(root, &record, true);
     let _ = std::fs::remove_file(paths.stop_request());
-    start_supervisor(root, &record).with_context(|| format!("recover pod {name}"))?;
+    start_supervisor(root, &record, &supervisor).with_context(|| format!("recover pod {name}"))?;
     println!("pod \"{name}\" recovered");
     Ok(())
 }

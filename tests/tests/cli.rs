@@ -125,6 +125,41 @@ fn exit_codes_tell_usage_not_found_and_failure_apart() {
 }
 
 #[test]
+fn a_missing_supervisor_binary_is_named_and_no_pod_is_made() {
+    let root = Root::with_busybox();
+    let missing = root.path().join("nowhere/podctl-supervisor");
+    let (code, _, err) = output(
+        Command::new(bin("podctl"))
+            .arg("--root")
+            .arg(root.path())
+            .args(["run", "-d", "-f"])
+            .arg(tests::workspace().join("examples/two-containers-pod.yml"))
+            .env("PODCTL_SUPERVISOR", &missing),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "the pod supervisor {} is missing",
+            missing.display()
+        )),
+        "{err}"
+    );
+    let (code, out, _) = root.podctl(&["get", "pods", "-o", "name"]);
+    assert_eq!((code, out.as_str()), (0, ""), "no pod was made");
+    let pods: Vec<_> = std::fs::read_dir(root.path().join("pods"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        pods.iter().all(|n| n == "by-name"),
+        "pod folders left: {pods:?}"
+    );
+    let names = std::fs::read_dir(root.path().join("pods/by-name"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(names, 0, "the pod's name is still claimed");
+}
+
+#[test]
 fn two_runs_of_one_name_at_once_give_one_pod_and_one_clear_error() {
     let root = Root::with_busybox();
     let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();

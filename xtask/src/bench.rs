@@ -279,7 +279,19 @@ fn start() -> Result {
     );
     table.push_str(&format!("| podctl run -d / delete --grace-period 0 (the pod: pause + 2 containers) | {s:.1} ms ({s_min:.1}-{s_max:.1}) | {d:.1} ms ({d_min:.1}-{d_max:.1}) |\n"));
     let mut medians = std::collections::BTreeMap::new();
+    let mut versions = vec![format!("podctl {}", podctl_version())];
+    let mut commands = vec![
+        "podctl: `podctl run -d -f examples/two-containers-pod.yml`, then \
+         `podctl delete pod two-containers-pod --grace-period 0`"
+            .to_string(),
+    ];
     for mut peer in peers {
+        versions.push(peer.version.clone());
+        commands.push(format!(
+            "{}: {}",
+            peer.name.split_whitespace().next().unwrap_or_default(),
+            peer.commands
+        ));
         let (ps, ps_min, ps_max) = median_ms(&mut peer.start);
         let (pd, pd_min, pd_max) = median_ms(&mut peer.delete);
         table.push_str(&format!("| {} | {ps:.1} ms ({ps_min:.1}-{ps_max:.1}) | {pd:.1} ms ({pd_min:.1}-{pd_max:.1}) |\n", peer.name));
@@ -317,6 +329,7 @@ fn start() -> Result {
          `podctl delete pod two-containers-pod --grace-period 0` until nothing is left.\n\n{table}\n\
          First use of the image (its layers unpacked on the way): {first_use:.1} ms.\n\
          Ratios: podman kube play / podctl start = {:.1}x; podman pod rm / podctl delete = {:.1}x.\n\n{}\n\n\
+         Versions: {}.\n\nCommands timed (each until it returns):\n\n{}\n\n\
          Where the time of one start goes (`podctl -v run -d -f examples/two-containers-pod.yml`, one more run; \
          the supervisor's steps are inside its own):\n\n{steps}\n\
          Most of a container's create step is the kernel's: libcontainer moves the new process into its cgroups \
@@ -326,11 +339,41 @@ fn start() -> Result {
         podman_start / s,
         podman_delete / d,
         verdicts.join("\n"),
+        versions.join("; "),
+        commands
+            .iter()
+            .map(|c| format!("- {c}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
     );
     println!("{text}");
     write_section(
         "start",
         &format!("## start and delete\n\n{}\n\n{text}", machine()),
+    )
+}
+
+/// This checkout's commit (with `-dirty` when it has changes) and the compiler.
+fn podctl_version() -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .current_dir(root())
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let commit = git(&["rev-parse", "--short", "HEAD"]);
+    let dirty = if git(&["status", "--porcelain", "--untracked-files=no"]).is_empty() {
+        ""
+    } else {
+        "-dirty"
+    };
+    format!(
+        "{} (commit {commit}{dirty}, {})",
+        env!("CARGO_PKG_VERSION"),
+        crate::peers::version("rustc")
     )
 }
 

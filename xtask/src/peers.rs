@@ -19,11 +19,30 @@ const PACKAGES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Medians of one peer, in milliseconds.
+/// One peer's samples, in milliseconds, with what was measured.
 pub struct Figures {
     pub name: String,
+    /// The peer's version, as its `--version` says it.
+    pub version: String,
+    /// The exact commands timed, start then delete.
+    pub commands: String,
     pub start: Vec<f64>,
     pub delete: Vec<f64>,
+}
+
+/// The first line `program --version` prints.
+pub fn version(program: &str) -> String {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| format!("{program}: version unknown"))
 }
 
 /// crun refuses "hybrid" cgroups while hugetlb sits on the cgroup2 mount:
@@ -122,6 +141,12 @@ pub fn measure(work: &Path, runs: usize) -> Result<Vec<Figures>> {
         let state = work.join(format!("{runtime}-state"));
         let mut figures = Figures {
             name: format!("{runtime} create+start / delete (one container)"),
+            version: version(runtime),
+            commands: format!(
+                "`{runtime} --root STATE create -b BUNDLE ID && {runtime} --root STATE start ID`, then \
+                 `{runtime} --root STATE delete -f ID` (BUNDLE: the busybox rootfs with `crun spec`'s config \
+                 running `sleep 3600`)"
+            ),
             start: vec![],
             delete: vec![],
         };
@@ -191,6 +216,11 @@ pub fn measure(work: &Path, runs: usize) -> Result<Vec<Figures>> {
     std::fs::write(&manifest, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: two-containers-pod\nspec:\n  restartPolicy: OnFailure\n  containers:\n    - name: hello\n      image: localhost/busybox:latest\n      command: ['sh', '-c', 'echo \"first container\" && sleep 3600']\n    - name: hello2\n      image: localhost/busybox:latest\n      command: ['sh', '-c', 'echo \"second container\" && sleep 3600']\n").map_err(|e| e.to_string())?;
     let mut figures = Figures {
         name: "podman kube play / pod rm -f -t 0 (the pod)".into(),
+        version: version("podman"),
+        commands: "`podman kube play pod.yml` (the example's pod template as a Pod, image imported from the \
+                   same busybox layout), then `podman pod rm -f -t 0 two-containers-pod`; `CONTAINERS_CONF` \
+                   sets the cgroupfs manager, file events and nofile/nproc ulimits of 20000/32768"
+            .into(),
         start: vec![],
         delete: vec![],
     };
