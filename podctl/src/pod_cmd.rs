@@ -675,7 +675,9 @@ pub fn inspect(root: &Path, namespace: &str, name: &str) -> anyhow::Result<()> {
                 "pid": c.pid,
                 "namespaces": c.pid.map(namespaces),
                 "cgroup": format!("/{}/{}", podcore::cgroups::pod_cgroup(qos, &record.uid), c.name),
-                "rootfs": paths.container(&c.name).join("rootfs"),
+                // The overlay is mounted in the supervisor's mount namespace
+                // only; the container's root is reached from the host here.
+                "rootfs": c.pid.map(|pid| format!("/proc/{pid}/root")),
                 "log": paths.log_file(&c.name, c.restart_count),
                 "image": c.image,
             })

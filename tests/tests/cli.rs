@@ -125,6 +125,58 @@ fn exit_codes_tell_usage_not_found_and_failure_apart() {
 }
 
 #[test]
+fn inspect_shows_pids_namespaces_cgroups_roots_and_logs_as_the_kernel_has_them() {
+    let root = Root::with_busybox();
+    root.start(&scenario("two-containers-pod.yml"), &[]);
+    root.wait_logs("two-containers-pod", "hello", "first container");
+    let (code, out, err) = root.podctl(&["inspect", "two-containers-pod"]);
+    assert_eq!(code, 0, "{err}");
+    let view: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let uid = view["uid"].as_str().unwrap();
+    assert_eq!(view["phase"], "Running");
+    assert_eq!(view["supervisor_pid"], root.supervisor_pid(uid));
+    let pause = root.pid("two-containers-pod", "pause");
+    assert_eq!(view["sandbox"]["pause_pid"], pause);
+    for kind in ["net", "ipc", "uts", "pid", "mnt"] {
+        assert_eq!(view["sandbox"]["namespaces"][kind], tests::ns(pause, kind));
+    }
+    for c in view["containers"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap();
+        let pid = root.pid("two-containers-pod", name);
+        assert_eq!(c["pid"], pid);
+        for kind in ["net", "ipc", "uts", "mnt"] {
+            assert_eq!(c["namespaces"][kind], tests::ns(pid, kind), "{name} {kind}");
+        }
+        // The root the container sees, readable from the host.
+        let rootfs = std::path::PathBuf::from(c["rootfs"].as_str().unwrap());
+        assert!(rootfs.join("bin/busybox").is_file(), "{}", rootfs.display());
+        assert_eq!(
+            std::fs::read_to_string(rootfs.join("etc/hostname")).unwrap(),
+            "two-containers-pod\n"
+        );
+        // v1: the pids hierarchy; v2: the one unified tree.
+        let hierarchy = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
+            .into_iter()
+            .find(|h| std::path::Path::new(h).join("cgroup.procs").exists())
+            .unwrap();
+        let procs = std::fs::read_to_string(format!(
+            "{hierarchy}{}/cgroup.procs",
+            c["cgroup"].as_str().unwrap()
+        ))
+        .unwrap();
+        assert!(
+            procs.lines().any(|p| p == pid.to_string()),
+            "{name}: {procs}"
+        );
+        let log = std::fs::read_to_string(c["log"].as_str().unwrap()).unwrap();
+        assert!(log.contains("container"), "{name}: {log}");
+    }
+    let (code, _, err) =
+        root.podctl(&["delete", "pod", "two-containers-pod", "--grace-period", "0"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
 fn a_missing_supervisor_binary_is_named_and_no_pod_is_made() {
     let root = Root::with_busybox();
     let missing = root.path().join("nowhere/podctl-supervisor");
