@@ -218,6 +218,41 @@ fn the_supervisor_is_its_own_binary_and_the_parent_of_every_container() {
 }
 
 #[test]
+fn pod_mounts_do_not_propagate_back_to_a_host_with_shared_mounts() {
+    // systemd makes / shared; this host's / is private. Run podctl from a
+    // mount namespace whose mounts are shared, as on such a host, and look
+    // at that namespace's table once the pod runs.
+    let root = Root::with_busybox();
+    let script = format!(
+        "{} --root {} run -d -f {} >/dev/null && cat /proc/self/mountinfo",
+        tests::bin("podctl").display(),
+        root.path().display(),
+        workspace()
+            .join("examples/two-containers-pod.yml")
+            .display()
+    );
+    let (code, table, err) = output(
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "shared", "sh", "-c"])
+            .arg(&script),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        table.contains(" shared:"),
+        "the namespace is shared: {table}"
+    );
+    let uid = pod_uid(&root, "two-containers-pod");
+    assert!(
+        !table.contains(&uid),
+        "the pod's mounts propagated to the host: {table}"
+    );
+    let (code, _, err) =
+        root.podctl(&["delete", "pod", "two-containers-pod", "--grace-period", "0"]);
+    assert_eq!(code, 0, "{err}");
+    assert_gone(&root, &uid, &[]);
+}
+
+#[test]
 fn a_shared_pid_namespace_has_pause_as_pid_1_and_it_reaps_orphans() {
     let root = Root::with_busybox();
     root.start(&scenario("two-containers-shared-pid.yml"), &[]);
