@@ -164,10 +164,6 @@ pub const SUPERVISOR_BINARY: &str = "podctl-supervisor";
 
 /// Run the supervisor of pod `uid` under `root` until the pod is deleted or
 /// completes. `ready` gets `ok` once the app containers run, or `error: ...`.
-pub fn mi(w: &str) {
-    let m = unsafe { nix::libc::mallinfo2() };
-    eprintln!("MI {w}: {} in use, arena {}", m.uordblks, m.arena);
-}
 pub fn run(root: &Path, uid: &str, ready: Option<File>) -> Result<(), SupervisorError> {
     let _ = nix::unistd::setsid();
     nix::sys::prctl::set_child_subreaper(true).map_err(sys("become a child subreaper"))?;
