@@ -127,6 +127,13 @@ pub fn mounts_anywhere(needle: &str) -> Vec<String> {
     found
 }
 
+/// `nsenter -t PID`: add the namespace flags and the command.
+pub fn nsenter(pid: i32) -> Command {
+    let mut command = Command::new("nsenter");
+    command.arg("-t").arg(pid.to_string());
+    command
+}
+
 /// Every process on the host whose parent is `ppid`.
 pub fn children_of(ppid: i32) -> Vec<ProcStat> {
     std::fs::read_dir("/proc")

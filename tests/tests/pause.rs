@@ -266,9 +266,7 @@ fn pause_as_pid1() -> (Guard, PidGuard) {
 /// Run a shell script inside pause's PID namespace and wait for the shell itself.
 fn in_namespace(pause_pid: i32, script: &str) {
     // No pipes: background children would hold them open after the shell exits.
-    let status = Command::new("nsenter")
-        .arg("-t")
-        .arg(pause_pid.to_string())
+    let status = tests::nsenter(pause_pid)
         .args(["-p", "--", "sh", "-c", script])
         .stdin(Stdio::null())
         .stdout(Stdio::null())

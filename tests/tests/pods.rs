@@ -278,9 +278,7 @@ fn a_shared_pid_namespace_has_pause_as_pid_1_and_it_reaps_orphans() {
     }
     // An orphan made in a container is re-parented to pause, which reaps it.
     let hello = root.pid("two-containers-pod", "hello");
-    let status = Command::new("nsenter")
-        .arg("-t")
-        .arg(hello.to_string())
+    let status = tests::nsenter(hello)
         .args(["-p", "--", "/bin/sh", "-c", "(sleep 0.5 &) ; exit 0"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -341,12 +339,7 @@ spec:
         "{hosts}"
     );
     let server = root.pid("talk", "server");
-    let (_, uts, _) = output(
-        Command::new("nsenter")
-            .arg("-t")
-            .arg(server.to_string())
-            .args(["-u", "hostname"]),
-    );
+    let (_, uts, _) = output(tests::nsenter(server).args(["-u", "hostname"]));
     assert_eq!(uts.trim(), "talk");
 }
 
@@ -373,18 +366,13 @@ spec:
 "#;
     root.start(manifest, &[]);
     let maker = root.pid("sysv", "maker");
-    let (code, _, err) = output(
-        Command::new("nsenter")
-            .arg("-t")
-            .arg(maker.to_string())
-            .args([
-                "-i",
-                "--",
-                "perl",
-                "-e",
-                "defined msgget(4242, 01666) or die $!",
-            ]),
-    );
+    let (code, _, err) = output(tests::nsenter(maker).args([
+        "-i",
+        "--",
+        "perl",
+        "-e",
+        "defined msgget(4242, 01666) or die $!",
+    ]));
     assert_eq!(code, 0, "msgget in the pod's IPC namespace: {err}");
     root.wait_logs("sysv", "seer", "seen-queue");
     let (_, host_queues, _) = output(Command::new("cat").arg("/proc/sysvipc/msg"));
@@ -447,12 +435,8 @@ spec:
     );
     // The read-only mount refuses writes.
     let reader = root.pid("vol", "reader");
-    let (code, _, _) = output(
-        Command::new("nsenter")
-            .arg("-t")
-            .arg(reader.to_string())
-            .args(["-m", "--", "/bin/sh", "-c", "echo x > /shared/new"]),
-    );
+    let (code, _, _) =
+        output(tests::nsenter(reader).args(["-m", "--", "/bin/sh", "-c", "echo x > /shared/new"]));
     assert_ne!(code, 0, "readOnly volume mount must refuse writes");
     let uid = pod_uid(&root, "vol");
     let volume = root.path().join("pods").join(&uid).join("volumes/data");
@@ -631,31 +615,28 @@ fn web_and_sidecar_serve_over_localhost_and_toml_pods_run() {
     root.start(&scenario("web-and-sidecar.yml"), &[]);
     let content = root.pid("web", "content");
     let page = wait_for(Duration::from_secs(10), || {
-        let (code, out, _) = output(
-            Command::new("nsenter")
-                .arg("-t")
-                .arg(content.to_string())
-                .args([
-                    "-n",
-                    "-m",
-                    "-r",
-                    "-w",
-                    "--",
-                    "/bin/busybox",
-                    "wget",
-                    "-qO-",
-                    "http://localhost:8080/",
-                ]),
-        );
+        let (code, out, _) = output(tests::nsenter(content).args([
+            "-n",
+            "-m",
+            "-r",
+            "-w",
+            "--",
+            "/bin/busybox",
+            "wget",
+            "-qO-",
+            "http://localhost:8080/",
+        ]));
         (code == 0 && !out.is_empty()).then_some(out)
     })
     .expect("the sidecar reaches the web server over localhost");
-    let (_, on_disk, _) = output(
-        Command::new("nsenter")
-            .arg("-t")
-            .arg(content.to_string())
-            .args(["-m", "-r", "--", "/bin/busybox", "cat", "/out/index.html"]),
-    );
+    let (_, on_disk, _) = output(tests::nsenter(content).args([
+        "-m",
+        "-r",
+        "--",
+        "/bin/busybox",
+        "cat",
+        "/out/index.html",
+    ]));
     assert!(!on_disk.is_empty());
     assert_eq!(
         page.lines().count(),
