@@ -153,9 +153,6 @@ pub struct Supervisor {
     rebuilding: bool,
     signals: OwnedFd,
     dirty: bool,
-    /// A container was created since the supervisor last slept: libcontainer's
-    /// scratch memory is free but still held by the allocator.
-    heap_grew: bool,
 }
 
 /// The file name of the supervisor's binary, which `podctl run` starts for
@@ -313,7 +310,6 @@ impl Supervisor {
             dirty: true,
             rebuilding: false,
             recovering: false,
-            heap_grew: false,
         }
     }
 
@@ -409,7 +405,6 @@ impl Supervisor {
     }
 
     fn start_sandbox(&mut self) -> Result<(), SupervisorError> {
-        self.heap_grew = true;
         let null = || {
             File::options()
                 .write(true)
@@ -538,7 +533,6 @@ impl Supervisor {
     }
 
     fn try_start(&mut self, index: usize, restart: u32) -> Result<i32, SupervisorError> {
-        self.heap_grew = true;
         let pause_pid = self.pause_pid.ok_or(SupervisorError::Sys {
             step: "start container",
             source: std::io::Error::other("the sandbox is not running"),
@@ -1269,9 +1263,6 @@ impl Supervisor {
     }
 
     fn wait_for_events(&mut self) {
-        if std::mem::take(&mut self.heap_grew) {
-            release_free_heap();
-        }
         let now = Instant::now();
         let probe_times = self.slots.iter().filter(|s| s.pid.is_some()).flat_map(|s| {
             s.probes
@@ -1480,19 +1471,6 @@ fn create_in_child(
                 )),
             }
         }
-    }
-}
-
-/// Give the allocator's free pages back to the kernel. A supervisor lives as
-/// long as its pod and sleeps almost all of that time; creating a container
-/// leaves some hundred kB of freed memory in the heap that it would otherwise
-/// hold for good, once per pod.
-fn release_free_heap() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim only returns free memory of glibc's allocator to the
-    // kernel; it touches no live allocation.
-    unsafe {
-        nix::libc::malloc_trim(0);
     }
 }
 

@@ -659,8 +659,7 @@ fn memory() -> Result {
          what supervising needs and is linked without PIE, so its read-only data is not relocated into private \
          pages of every process; it never runs libcontainer itself but forks a throw-away child to prepare and \
          create each container, so that code and its allocations are touched in the child and given back when \
-         it exits (the container is handed to the supervisor, a child subreaper); it `malloc_trim`s after \
-         creating containers. What is left per supervisor is mostly its heap, stack and libc's data ({:.0} kB \
+         it exits (the container is handed to the supervisor, a child subreaper). What is left per supervisor is mostly its heap, stack and libc's data ({:.0} kB \
          private) plus its share of code pages common to all supervisors. The rest of a pod's memory is the \
          kernel's (slab for its namespaces, cgroups in every v1 hierarchy and mounts, page tables, kernel \
          stacks) and its container's own process.\n",
