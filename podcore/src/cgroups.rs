@@ -74,6 +74,58 @@ pub fn hierarchies() -> Vec<PathBuf> {
         .collect()
 }
 
+/// What a container sees at `/sys/fs/cgroup`: its own cgroup of every
+/// hierarchy, bound read-only, as `(host folder, path in the container)`.
+///
+/// On a v2 host that is the container's cgroup at `/sys/fs/cgroup` itself;
+/// on v1 each controller's hierarchy at `/sys/fs/cgroup/<mount name>` (and
+/// again at the names of the host's symlinks to it, such as `cpu` ->
+/// `cpu,cpuacct`). Named hierarchies (`name=systemd`) and a hybrid host's
+/// `unified` mount hold no cgroup of the container and are left out.
+/// `mounts` is `/proc/self/mounts`; `cgroup` the container's cgroup path.
+pub fn container_view(mounts: &str, cgroup: &str) -> Vec<(PathBuf, PathBuf)> {
+    let root = Path::new("/sys/fs/cgroup");
+    let cgroup = cgroup.trim_start_matches('/');
+    let mut view = Vec::new();
+    for line in mounts.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [_, target, kind, options, ..] = fields[..] else {
+            continue;
+        };
+        let target = Path::new(target);
+        match kind {
+            "cgroup2" if target == root => {
+                return vec![(root.join(cgroup), root.to_path_buf())];
+            }
+            "cgroup" if target.parent() == Some(root) => {
+                if options.split(',').any(|o| o.starts_with("name=")) {
+                    continue;
+                }
+                let name = target.file_name().expect("a mount below /sys/fs/cgroup");
+                view.push((target.join(cgroup), root.join(name)));
+            }
+            _ => {}
+        }
+    }
+    view
+}
+
+/// The host's symlinks in `/sys/fs/cgroup` (`cpu` -> `cpu,cpuacct`), as (link name, target name).
+pub fn comount_links() -> Vec<(String, String)> {
+    std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let target = std::fs::read_link(entry.path()).ok()?;
+            Some((
+                entry.file_name().to_str()?.to_string(),
+                target.file_name()?.to_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
 /// Remove the pod's cgroup folders (deepest first) in every hierarchy, and
 /// the QoS parents when they are left empty. Processes must be gone.
 pub fn remove_pod_cgroups(uid: &str) {
@@ -165,6 +217,36 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(limits(&tiny).cpu_shares, 2);
+    }
+
+    #[test]
+    fn a_container_sees_its_own_cgroups() {
+        let v1 = "cgroup /sys/fs/cgroup/memory cgroup rw,nosuid,nodev,noexec,relatime,memory 0 0\n\
+                  cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,cpu,cpuacct 0 0\n\
+                  cgroup /sys/fs/cgroup/systemd cgroup rw,xattr,name=systemd 0 0\n\
+                  cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n\
+                  proc /proc proc rw 0 0\n";
+        assert_eq!(
+            container_view(v1, "/podctl/podu/c"),
+            [
+                (
+                    PathBuf::from("/sys/fs/cgroup/memory/podctl/podu/c"),
+                    PathBuf::from("/sys/fs/cgroup/memory")
+                ),
+                (
+                    PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/podctl/podu/c"),
+                    PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+                ),
+            ]
+        );
+        let v2 = "cgroup2 /sys/fs/cgroup cgroup2 rw,nsdelegate 0 0\n";
+        assert_eq!(
+            container_view(v2, "podctl/podu/c"),
+            [(
+                PathBuf::from("/sys/fs/cgroup/podctl/podu/c"),
+                PathBuf::from("/sys/fs/cgroup")
+            )]
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use oci_spec::runtime::Spec;
 use serde_json::{Value, json};
 
 use crate::cgroups;
+use crate::executor::PodExecutor;
 use crate::pod::{PodPaths, PodRecord, ResolvedImage};
 use crate::spec::{Container, PodSpec, VolumeSource};
 
@@ -350,6 +351,54 @@ pub fn permitted_oom_score_adj(score: i32) -> Option<i32> {
     (score >= 0 || has_cap_sys_resource()).then_some(score)
 }
 
+/// Give the container its own cgroups read-only instead of libcontainer's
+/// cgroupfs mount, which on v1 binds every hierarchy read-write whatever
+/// the spec says (a container could raise its own limits, or make cgroups
+/// in the host's named hierarchies). As Docker and containerd: a private
+/// cgroup namespace where the kernel has them, and read-only files.
+fn read_only_cgroups(spec: &mut Value, mounts: &mut Vec<Value>, cgroup: &str) {
+    mounts.retain(|m| m["destination"] != "/sys/fs/cgroup");
+    let host_mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let view = cgroups::container_view(&host_mounts, cgroup);
+    let v2 = view
+        .first()
+        .is_some_and(|(_, dest)| dest == Path::new("/sys/fs/cgroup"));
+    if !v2 {
+        mounts.push(json!({
+            "destination": "/sys/fs/cgroup", "type": "tmpfs", "source": "cgroup",
+            "options": ["nosuid", "noexec", "nodev", "mode=755", "size=64k"],
+        }));
+    }
+    let links = cgroups::comount_links();
+    for (source, destination) in &view {
+        let options = ["bind", "ro", "nosuid", "noexec", "nodev"];
+        mounts.push(json!({"destination": destination, "type": "bind", "source": source, "options": options}));
+        let name = destination
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        for (link, _) in links.iter().filter(|(_, target)| target == name) {
+            let again = Path::new("/sys/fs/cgroup").join(link);
+            mounts.push(
+                json!({"destination": again, "type": "bind", "source": source, "options": options}),
+            );
+        }
+    }
+    if !v2 {
+        // The tmpfs holding the mount points, read-only once they are made.
+        if let Some(paths) = spec["linux"]["readonlyPaths"].as_array_mut() {
+            paths.push(json!("/sys/fs/cgroup"));
+        } else {
+            spec["linux"]["readonlyPaths"] = json!(["/sys/fs/cgroup"]);
+        }
+    }
+    if Path::new("/proc/self/ns/cgroup").exists()
+        && let Some(namespaces) = spec["linux"]["namespaces"].as_array_mut()
+    {
+        namespaces.push(json!({"type": "cgroup"}));
+    }
+}
+
 /// Start from oci-spec's defaults (mounts, masked and read-only paths) as JSON.
 fn base() -> Value {
     serde_json::to_value(Spec::default()).expect("the default spec serializes")
@@ -387,6 +436,10 @@ pub fn pause_spec(pod: &PodSpec, paths: &PodPaths, rootfs: &Path) -> Result<Spec
         }
     }
     spec["linux"]["namespaces"] = json!(namespaces);
+    // pause reads no cgroup file: it gets no cgroupfs at all.
+    if let Some(mounts) = spec["mounts"].as_array_mut() {
+        mounts.retain(|m| m["destination"] != "/sys/fs/cgroup");
+    }
     spec["linux"]["cgroupsPath"] = json!(format!(
         "/{}/pause",
         cgroups::pod_cgroup(pod.qos_class(), &paths.uid)
@@ -495,11 +548,15 @@ pub fn app_spec(
             })
         })
         .map_or(1 << 30, |kb| kb * 1024);
-    spec["process"]["oomScoreAdj"] = json!(cgroups::oom_score_adj(
+    // A score below 0 needs CAP_SYS_RESOURCE: without it the score is left as it is.
+    let score = cgroups::oom_score_adj(
         pod.qos_class(),
         container.resources.memory_request,
-        memory_capacity
-    ));
+        memory_capacity,
+    );
+    if let Some(score) = permitted_oom_score_adj(score) {
+        spec["process"]["oomScoreAdj"] = json!(score);
+    }
     spec["root"] =
         json!({"path": rootfs, "readonly": container.security.read_only_root_filesystem});
     spec["linux"]["cgroupsPath"] = json!(format!(
@@ -518,6 +575,14 @@ pub fn app_spec(
     // Mounts: the defaults without their private /dev/shm, then the pod's files and volumes.
     let mut mounts: Vec<Value> = spec["mounts"].as_array().cloned().unwrap_or_default();
     mounts.retain(|m| m["destination"] != "/dev/shm");
+    if !container.security.privileged {
+        let cgroup = format!(
+            "/{}/{}",
+            cgroups::pod_cgroup(pod.qos_class(), &paths.uid),
+            name
+        );
+        read_only_cgroups(&mut spec, &mut mounts, &cgroup);
+    }
     let etc = paths.etc();
     mounts.push(bind("/etc/hosts", &etc.join("hosts"), false));
     mounts.push(bind("/etc/hostname", &etc.join("hostname"), false));
@@ -608,6 +673,7 @@ pub fn create(
     })?;
     let runtime_error = |step| runtime_error(&name, step);
     ContainerBuilder::new(id.to_string(), SyscallType::default())
+        .with_executor(PodExecutor::default())
         .with_root_path(state_root)
         .map_err(runtime_error("set state folder"))?
         .with_stdin(stdin)
@@ -662,7 +728,7 @@ pub fn exec(
     stdin: bool,
 ) -> Result<i32, ContainerError> {
     let name = id.to_string();
-    let pid = spawn_in(state_root, id, args, !stdin, false)?;
+    let pid = spawn_in(state_root, id, args, ExecIo::Inherit { stdin })?;
     let pid = nix::unistd::Pid::from_raw(pid);
     loop {
         match nix::sys::wait::waitpid(pid, None) {
@@ -681,85 +747,86 @@ pub fn exec(
     }
 }
 
-/// Start `args` inside the running container `id` without waiting: the
-/// caller (single-threaded) becomes its parent and must reap it.
-/// `null_stdin` gives it /dev/null as stdin, `quiet` /dev/null as stdout and stderr.
+/// The standard streams of a process exec'd into a container.
+#[derive(Debug, Clone, Copy)]
+pub enum ExecIo<'a> {
+    /// The caller's stdout and stderr; its stdin when `stdin`, else /dev/null.
+    Inherit { stdin: bool },
+    /// /dev/null for all three (probes and hooks).
+    Quiet,
+    /// A new pseudo-terminal, whose master end the runtime sends to this
+    /// listening Unix socket.
+    Terminal(&'a Path),
+}
+
+/// Start `args` inside the running container `id` as the container's own
+/// process runs: its user, environment, working folder, capabilities,
+/// no_new_privs, cgroup, namespaces and seccomp filter. The caller
+/// (single-threaded) becomes its parent and must reap it; returns its pid.
 pub fn spawn_in(
     state_root: &Path,
     id: &str,
     args: Vec<String>,
-    null_stdin: bool,
-    quiet: bool,
-) -> Result<i32, ContainerError> {
-    let name = id.to_string();
-    let runtime_error = |step| runtime_error(&name, step);
-    let null = |write: bool| {
-        std::fs::File::options()
-            .read(!write)
-            .write(write)
-            .open("/dev/null")
-            .map_err(|e| ContainerError::Io {
-                container: name.clone(),
-                context: "open",
-                path: "/dev/null".into(),
-                source: e,
-            })
-    };
-    let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
-        .with_root_path(state_root)
-        .map_err(runtime_error("set state folder"))?;
-    if null_stdin {
-        builder = builder.with_stdin(null(false)?);
-    }
-    if quiet {
-        builder = builder.with_stdout(null(true)?).with_stderr(null(true)?);
-    }
-    let pid = builder
-        .as_tenant()
-        .with_container_args(args)
-        .with_detach(false)
-        .build()
-        .map_err(runtime_error("exec"))?;
-    Ok(pid.as_raw())
-}
-
-/// Start `args` in the running container `id` on a new pseudo-terminal: the
-/// container's runtime sends the terminal's master end to `console_socket`
-/// (a listening Unix socket). Returns the pid; the caller must reap it.
-pub fn spawn_tty(
-    state_root: &Path,
-    id: &str,
-    args: Vec<String>,
-    console_socket: &Path,
+    io: ExecIo,
 ) -> Result<i32, ContainerError> {
     let name = id.to_string();
     let runtime_error = |step| runtime_error(&name, step);
     let container = Runtime::load(state_root.join(id)).map_err(runtime_error("load"))?;
-    let config = container.bundle().join("config.json");
+    let bundle = container.bundle().to_path_buf();
+    let config = bundle.join("config.json");
     let spec = Spec::load(&config)
         .map_err(|e| spec_error(&name, format!("read {}: {e}", config.display())))?;
     let mut process = spec
         .process()
         .clone()
         .ok_or_else(|| spec_error(&name, "the container's spec has no process"))?;
+    let terminal = matches!(io, ExecIo::Terminal(_));
     process.set_args(Some(args));
-    process.set_terminal(Some(true));
-    let file = console_socket.with_extension("process.json");
+    process.set_terminal(Some(terminal));
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+    let io_error = |context, path: &Path| {
+        let (name, path) = (name.clone(), path.to_path_buf());
+        move |source| ContainerError::Io {
+            container: name,
+            context,
+            path,
+            source,
+        }
+    };
+    let file = tempfile::Builder::new()
+        .prefix("exec-")
+        .suffix(".json")
+        .tempfile_in(&bundle)
+        .map_err(io_error("create the exec process file in", &bundle))?;
     let json = serde_json::to_vec(&process)
         .map_err(|e| spec_error(&name, format!("encode the exec process: {e}")))?;
-    std::fs::write(&file, json).map_err(|e| ContainerError::Io {
-        container: name.clone(),
-        context: "write",
-        path: file.clone(),
-        source: e,
-    })?;
-    let pid = ContainerBuilder::new(id.to_string(), SyscallType::default())
+    std::fs::write(file.path(), json).map_err(io_error("write", file.path()))?;
+    let null = |write: bool| {
+        std::fs::File::options()
+            .read(!write)
+            .write(write)
+            .open("/dev/null")
+            .map_err(io_error("open", Path::new("/dev/null")))
+    };
+    let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
+        .with_executor(PodExecutor { seccomp })
         .with_root_path(state_root)
-        .map_err(runtime_error("set state folder"))?
-        .with_console_socket(Some(console_socket))
+        .map_err(runtime_error("set state folder"))?;
+    match io {
+        ExecIo::Inherit { stdin: false } => builder = builder.with_stdin(null(false)?),
+        ExecIo::Inherit { stdin: true } => {}
+        ExecIo::Quiet => {
+            builder = builder
+                .with_stdin(null(false)?)
+                .with_stdout(null(true)?)
+                .with_stderr(null(true)?)
+        }
+        ExecIo::Terminal(socket) => builder = builder.with_console_socket(Some(socket)),
+    }
+    let pid = builder
         .as_tenant()
-        .with_process(Some(&file))
-        .with_detach(true)
+        .with_process(Some(file.path()))
+        .with_detach(terminal)
         .build()
         .map_err(runtime_error("exec"))?;
     Ok(pid.as_raw())

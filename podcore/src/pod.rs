@@ -139,6 +139,25 @@ pub struct RunOptions {
     pub backoff_cap_ms: u64,
     pub allow_host_paths: bool,
     pub allow_privileged: bool,
+    /// hostNetwork, hostPID and hostIPC: the pod shares the host's namespaces.
+    #[serde(default)]
+    pub allow_host_namespaces: bool,
+    /// A container's log file is rotated past this size (the kubelet's
+    /// `containerLogMaxSize`, 10 MiB).
+    #[serde(default = "default_log_max_size")]
+    pub log_max_size: u64,
+    /// Files kept per container run, the current one included (the
+    /// kubelet's `containerLogMaxFiles`, 5).
+    #[serde(default = "default_log_max_files")]
+    pub log_max_files: u32,
+}
+
+fn default_log_max_size() -> u64 {
+    10 << 20
+}
+
+fn default_log_max_files() -> u32 {
+    5
 }
 
 impl Default for RunOptions {
@@ -148,6 +167,9 @@ impl Default for RunOptions {
             backoff_cap_ms: 300_000,
             allow_host_paths: false,
             allow_privileged: false,
+            allow_host_namespaces: false,
+            log_max_size: default_log_max_size(),
+            log_max_files: default_log_max_files(),
         }
     }
 }

@@ -23,6 +23,76 @@ pub enum PrepareError {
     },
     #[error("{0}")]
     Pod(#[from] crate::pod::PodError),
+    /// The pod asks for something that hands it the host, not allowed by the run's options.
+    #[error("{field}: {what} is refused: {why}; run with {flag} to allow it")]
+    Refused {
+        field: String,
+        what: &'static str,
+        why: &'static str,
+        flag: &'static str,
+    },
+}
+
+/// Refuse what hands the host to the pod unless the run allows it: host
+/// namespaces, privileged containers, hostPath volumes. Checked before
+/// anything of the pod is made.
+pub fn check_permitted(pod: &PodSpec, options: &RunOptions) -> Result<(), PrepareError> {
+    let refuse = |field: String, what, why, flag| PrepareError::Refused {
+        field,
+        what,
+        why,
+        flag,
+    };
+    if !options.allow_host_namespaces {
+        let why = "the pod would see and reach the host's";
+        for (set, field, what) in [
+            (
+                pod.host_network,
+                "hostNetwork",
+                "the host's network namespace",
+            ),
+            (pod.host_pid, "hostPID", "the host's PID namespace"),
+            (pod.host_ipc, "hostIPC", "the host's IPC namespace"),
+        ] {
+            if set {
+                return Err(refuse(
+                    format!("spec.{field}"),
+                    what,
+                    why,
+                    "--allow-host-namespaces",
+                ));
+            }
+        }
+    }
+    if !options.allow_privileged {
+        for (field, list) in [
+            ("initContainers", &pod.init_containers),
+            ("containers", &pod.containers),
+        ] {
+            if let Some(i) = list.iter().position(|c| c.security.privileged) {
+                return Err(refuse(
+                    format!("spec.{field}[{i}].securityContext.privileged"),
+                    "a privileged container",
+                    "it gets the host's devices and every capability",
+                    "--allow-privileged",
+                ));
+            }
+        }
+    }
+    if !options.allow_host_paths
+        && let Some(i) = pod
+            .volumes
+            .iter()
+            .position(|v| matches!(v.source, crate::spec::VolumeSource::HostPath { .. }))
+    {
+        return Err(refuse(
+            format!("spec.volumes[{i}].hostPath"),
+            "a hostPath volume",
+            "it hands the host's files to the pod",
+            "--allow-host-paths",
+        ));
+    }
+    Ok(())
 }
 
 fn resolved(store: &Store, image: &Image) -> Result<ResolvedImage, crate::image::Error> {
@@ -49,6 +119,7 @@ pub fn prepare(
     pod: PodSpec,
     options: RunOptions,
 ) -> Result<PodRecord, PrepareError> {
+    check_permitted(&pod, &options)?;
     let mut images = BTreeMap::new();
     let lists = [
         ("initContainers", &pod.init_containers),

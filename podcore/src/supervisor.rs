@@ -902,7 +902,12 @@ impl Supervisor {
                 match state.spec.action.clone() {
                     crate::spec::ProbeAction::Exec(command) => {
                         let id = self.paths.container_id(&self.slots[index].spec.name);
-                        match container::spawn_in(&self.state_root(), &id, command, true, true) {
+                        match container::spawn_in(
+                            &self.state_root(),
+                            &id,
+                            command,
+                            container::ExecIo::Quiet,
+                        ) {
                             Ok(pid) => {
                                 self.slots[index].probes[probe].running = Some((pid, now + timeout))
                             }
@@ -997,7 +1002,7 @@ impl Supervisor {
         ) {
             self.slots[index].hook_started = true;
             let id = self.paths.container_id(&name);
-            match container::spawn_in(&self.state_root(), &id, command, true, true) {
+            match container::spawn_in(&self.state_root(), &id, command, container::ExecIo::Quiet) {
                 Ok(hook) => {
                     self.slots[index].hook_pid = Some(hook);
                     self.event(

@@ -75,6 +75,15 @@ enum Command {
         /// Allow privileged containers.
         #[arg(long)]
         allow_privileged: bool,
+        /// Allow hostNetwork, hostPID and hostIPC (the pod shares the host's namespaces).
+        #[arg(long)]
+        allow_host_namespaces: bool,
+        /// Rotate a container's log past this size (the kubelet's containerLogMaxSize).
+        #[arg(long, default_value = "10Mi", value_parser = pod_cmd::parse_size)]
+        log_max_size: u64,
+        /// Log files kept per container run, the current one included (containerLogMaxFiles).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..))]
+        log_max_files: u32,
     },
     /// List pods, or show one as Kubernetes shows it.
     ///
@@ -247,6 +256,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             backoff,
             allow_host_paths,
             allow_privileged,
+            allow_host_namespaces,
+            log_max_size,
+            log_max_files,
         } => {
             let store = open_store(root)?;
             let args = pod_cmd::RunArgs {
@@ -256,6 +268,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 backoff,
                 allow_host_paths,
                 allow_privileged,
+                allow_host_namespaces,
+                log_max_size,
+                log_max_files,
             };
             return Ok(pod_cmd::run(root, &store, args)? as u8);
         }

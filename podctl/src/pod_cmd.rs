@@ -37,6 +37,18 @@ pub struct RunArgs {
     pub backoff: Option<(Duration, Duration)>,
     pub allow_host_paths: bool,
     pub allow_privileged: bool,
+    pub allow_host_namespaces: bool,
+    pub log_max_size: u64,
+    pub log_max_files: u32,
+}
+
+/// Parse a size as Kubernetes writes quantities (`10Mi`, `512Ki`, `1G`, bytes).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let bytes = podcore::spec::quantity::memory_bytes(text)?;
+    if bytes < 4096 {
+        return Err(format!("{text:?} is too small: at least 4Ki"));
+    }
+    Ok(bytes)
 }
 
 /// Parse `A,B` back-off durations (`1s,60s`).
@@ -81,8 +93,16 @@ pub fn run(root: &Path, store: &Store, args: RunArgs) -> anyhow::Result<i32> {
     let mut options = RunOptions {
         allow_host_paths: args.allow_host_paths,
         allow_privileged: args.allow_privileged,
+        allow_host_namespaces: args.allow_host_namespaces,
+        log_max_size: args.log_max_size,
+        log_max_files: args.log_max_files,
         ..RunOptions::default()
     };
+    // Every pod of the file is checked before any is made.
+    for p in &parsed {
+        podcore::runtime::check_permitted(&p.pod, &options)
+            .with_context(|| format!("create pod {}", p.pod.name))?;
+    }
     if let Some((initial, cap)) = args.backoff {
         options.backoff_initial_ms = initial.as_millis() as u64;
         options.backoff_cap_ms = cap.as_millis() as u64;
@@ -1000,8 +1020,13 @@ pub fn exec(
         let socket = dir.path().join("console.sock");
         let listener =
             std::os::unix::net::UnixListener::bind(&socket).context("create the console socket")?;
-        let pid = podcore::container::spawn_tty(&state_root, &id, command, &socket)
-            .with_context(|| format!("exec in {name}/{container}"))?;
+        let pid = podcore::container::spawn_in(
+            &state_root,
+            &id,
+            command,
+            podcore::container::ExecIo::Terminal(&socket),
+        )
+        .with_context(|| format!("exec in {name}/{container}"))?;
         let master = crate::terminal::receive_master(&listener)?;
         crate::terminal::proxy(master)?;
         wait_exit(pid)?

@@ -465,8 +465,49 @@ pub fn ns(pid: i32, kind: &str) -> String {
         .to_string()
 }
 
-/// A scenario of the shared folder, read by the tests only.
-pub fn scenario(name: &str) -> String {
-    std::fs::read_to_string(workspace().join("../shared/scenarios").join(name))
-        .unwrap_or_else(|e| panic!("scenario {name}: {e}"))
+/// An example manifest of the project's own `examples/` folder.
+pub fn example(name: &str) -> String {
+    std::fs::read_to_string(workspace().join("examples").join(name))
+        .unwrap_or_else(|e| panic!("example {name}: {e}"))
+}
+
+/// Pids of the processes whose command line contains `needle` (e.g. a
+/// podctl root's path: every supervisor of that root names it).
+pub fn processes_with(needle: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .filter(|&pid| pid != std::process::id() as i32)
+        .collect()
+}
+
+/// The cgroup folders of the pod `uid` left in any hierarchy.
+pub fn pod_cgroups(uid: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let needle = format!("pod{uid}");
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        for parent in ["podctl", "podctl/burstable", "podctl/besteffort"] {
+            let dir = hierarchy.path().join(parent).join(&needle);
+            if dir.exists() {
+                found.push(dir.display().to_string());
+            }
+        }
+    }
+    // A pure cgroup v2 host: the hierarchy is /sys/fs/cgroup itself.
+    for parent in ["podctl", "podctl/burstable", "podctl/besteffort"] {
+        let dir = Path::new("/sys/fs/cgroup").join(parent).join(&needle);
+        if dir.exists() {
+            found.push(dir.display().to_string());
+        }
+    }
+    found
 }

@@ -4,13 +4,13 @@
 use std::process::Command;
 use std::time::Duration;
 
-use tests::{Root, bin, output, scenario, wait_for};
+use tests::{Root, bin, example, output, wait_for};
 
 #[test]
 fn describe_shows_states_restarts_conditions_and_events() {
     let root = Root::with_busybox();
     root.start(
-        &scenario("restart-backoff.yml"),
+        &example("restart-backoff.yml"),
         &["--backoff", "200ms,400ms"],
     );
     wait_for(Duration::from_secs(10), || {
@@ -43,7 +43,7 @@ fn describe_shows_states_restarts_conditions_and_events() {
 #[test]
 fn ns_tells_which_namespaces_are_shared_with_pause_and_the_host() {
     let root = Root::with_busybox();
-    root.start(&scenario("two-containers-pod.yml"), &[]);
+    root.start(&example("two-containers-pod.yml"), &[]);
     let (code, out, err) = root.podctl(&["ns", "two-containers-pod"]);
     assert_eq!(code, 0, "{err}");
     let rows: Vec<Vec<&str>> = out
@@ -127,7 +127,7 @@ fn exit_codes_tell_usage_not_found_and_failure_apart() {
 #[test]
 fn inspect_shows_pids_namespaces_cgroups_roots_and_logs_as_the_kernel_has_them() {
     let root = Root::with_busybox();
-    root.start(&scenario("two-containers-pod.yml"), &[]);
+    root.start(&example("two-containers-pod.yml"), &[]);
     root.wait_logs("two-containers-pod", "hello", "first container");
     let (code, out, err) = root.podctl(&["inspect", "two-containers-pod"]);
     assert_eq!(code, 0, "{err}");
@@ -249,7 +249,7 @@ fn two_runs_of_one_name_at_once_give_one_pod_and_one_clear_error() {
 #[test]
 fn exec_runs_inside_the_container_and_returns_its_exit_code() {
     let root = Root::with_busybox();
-    root.start(&scenario("web-and-sidecar.yml"), &[]);
+    root.start(&example("web-and-sidecar.yml"), &[]);
     let page = wait_for(Duration::from_secs(10), || {
         let (code, out, _) = root.podctl(&[
             "exec",
@@ -305,7 +305,7 @@ fn exec_runs_inside_the_container_and_returns_its_exit_code() {
 #[test]
 fn exec_t_runs_on_a_terminal_driven_through_a_pseudo_terminal() {
     let root = Root::with_busybox();
-    root.start(&scenario("two-containers-pod.yml"), &[]);
+    root.start(&example("two-containers-pod.yml"), &[]);
     let podctl = format!(
         "{} --root {}",
         bin("podctl").display(),
@@ -378,7 +378,7 @@ fn a_slow_delete_shows_progress_on_a_terminal_and_nothing_when_piped() {
 #[test]
 fn get_prints_kubernetes_shaped_objects_and_tables() {
     let root = Root::with_busybox();
-    root.start(&scenario("two-containers-pod.yml"), &[]);
+    root.start(&example("two-containers-pod.yml"), &[]);
     wait_for(Duration::from_secs(10), || {
         (root.pod("two-containers-pod")["status"]["conditions"][3]["status"] == "True")
             .then_some(())

@@ -454,3 +454,57 @@ fn podctl_needs_root() {
         "podctl: must run as root (pods need namespaces, mounts and cgroups)\n"
     );
 }
+
+#[test]
+fn whiteouts_of_dot_and_dotdot_are_refused_and_remove_no_other_layer() {
+    let root = Root::with_busybox();
+    root.start(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: keeper}\nspec:\n  containers:\n  - {name: c, image: busybox, command: [sleep, '3600']}\n",
+        &[],
+    );
+    let layers_dir = root.path().join("images/layers/sha256");
+    let before = tree(&layers_dir);
+    assert!(!before.is_empty(), "busybox's layer is unpacked");
+    for (name, whiteout) in [
+        ("dotdot", "sub/.wh..."),
+        ("dot", "sub/.wh.."),
+        ("empty", "sub/.wh."),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let layer = raw_tar(&[
+            Entry::Dir("sub/"),
+            Entry::File("sub/kept", b"x"),
+            Entry::File(whiteout, b""),
+        ]);
+        write_layout(dir.path(), "latest", &[layer]);
+        let (code, _, err) = root.podctl(&[
+            "image",
+            "import",
+            dir.path().to_str().unwrap(),
+            "--name",
+            name,
+        ]);
+        assert_eq!(code, 0, "{name}: {err}");
+        let manifest = format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  containers:\n  - {{name: c, image: {name}, command: [sh]}}\n"
+        );
+        let (code, _, err) = root.run_manifest(&manifest, &[]);
+        assert_eq!(code, 1, "{name}: must be refused: {err}");
+        assert!(err.contains("refused entry"), "{name}: {err}");
+        assert_eq!(
+            tree(&layers_dir),
+            before,
+            "{name}: the cache holds exactly the layers it had"
+        );
+        assert!(
+            tree(&root.path().join("images/tmp")).is_empty(),
+            "{name}: the staging folder is removed"
+        );
+    }
+    // The running pod's root filesystem is intact.
+    let pid = root.pid("keeper", "c");
+    assert!(Path::new(&format!("/proc/{pid}/root/bin/busybox")).exists());
+    let (code, out, err) = root.podctl(&["exec", "keeper", "--", "cat", "/bin/busybox"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.len() > 100_000);
+}

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tests::{Root, ns, output, proc_stat, scenario, wait_for};
+use tests::{Root, example, ns, output, proc_stat, wait_for};
 
 /// Start times of each run of a container, from the first line of each log file.
 fn run_starts(root: &Root, pod: &str, container: &str) -> Vec<chrono_like::Time> {
@@ -44,7 +44,7 @@ mod chrono_like {
 fn on_failure_restarts_with_a_doubling_capped_back_off_and_keeps_the_sandbox() {
     let root = Root::with_busybox();
     root.start(
-        &scenario("restart-backoff.yml"),
+        &example("restart-backoff.yml"),
         &["--backoff", "400ms,1600ms"],
     );
     let pause = root.pid("crashy", "pause");
@@ -90,8 +90,7 @@ fn on_failure_restarts_with_a_doubling_capped_back_off_and_keeps_the_sandbox() {
 fn never_fails_the_pod_with_the_exit_code() {
     let root = Root::with_busybox();
     root.start(
-        &scenario("restart-backoff.yml")
-            .replace("restartPolicy: OnFailure", "restartPolicy: Never"),
+        &example("restart-backoff.yml").replace("restartPolicy: OnFailure", "restartPolicy: Never"),
         &[],
     );
     let pod = root.wait_phase("crashy", "Failed");
@@ -302,7 +301,7 @@ fn grace_period_bounds_deletion_of_a_container_that_ignores_sigterm() {
 #[test]
 fn a_killed_supervisor_shows_unknown_and_delete_still_cleans_up() {
     let root = Root::with_busybox();
-    root.start(&scenario("two-containers-pod.yml"), &[]);
+    root.start(&example("two-containers-pod.yml"), &[]);
     let uid = root.pod("two-containers-pod")["metadata"]["uid"]
         .as_str()
         .unwrap()
@@ -408,7 +407,7 @@ spec:
 #[test]
 fn hello_job_shows_its_line_and_foreground_run_streams_with_prefixes() {
     let root = Root::with_busybox();
-    root.start(&scenario("hello-job.yml"), &[]);
+    root.start(&example("hello-job.yml"), &[]);
     assert_eq!(
         root.wait_logs("hello", "hello", "Hello"),
         "Hello, Kubernetes!\n"
@@ -467,7 +466,7 @@ fn a_foreground_run_interrupted_deletes_its_pod() {
 #[test]
 fn a_killed_pause_gets_a_new_sandbox_and_the_app_restarts() {
     let root = Root::with_busybox();
-    root.start(&scenario("two-containers-pod.yml"), &[]);
+    root.start(&example("two-containers-pod.yml"), &[]);
     let pause = root.pid("two-containers-pod", "pause");
     let old_net = ns(pause, "net");
     // Hold the old namespace open so its inode number cannot be reused by the new one.

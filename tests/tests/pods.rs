@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use tests::{
-    Root, children_of, mounts_anywhere, ns, output, proc_stat, scenario, wait_for, workspace,
+    Root, children_of, example, mounts_anywhere, ns, output, proc_stat, wait_for, workspace,
 };
 
 fn pod_uid(root: &Root, name: &str) -> String {
@@ -255,7 +255,7 @@ fn pod_mounts_do_not_propagate_back_to_a_host_with_shared_mounts() {
 #[test]
 fn a_shared_pid_namespace_has_pause_as_pid_1_and_it_reaps_orphans() {
     let root = Root::with_busybox();
-    root.start(&scenario("two-containers-shared-pid.yml"), &[]);
+    root.start(&example("two-containers-shared-pid.yml"), &[]);
     let pause = root.pid("two-containers-pod", "pause");
     let status = std::fs::read_to_string(format!("/proc/{pause}/status")).unwrap();
     assert!(
@@ -346,8 +346,8 @@ spec:
 #[test]
 fn ipc_objects_and_dev_shm_cross_containers() {
     let root = Root::with_busybox();
-    // POSIX shm through the scenario: the producer's file in /dev/shm is read by the consumer.
-    let (code, _, err) = root.run_manifest(&scenario("ipc-producer-consumer.yml"), &[]);
+    // POSIX shm through the example: the producer's file in /dev/shm is read by the consumer.
+    let (code, _, err) = root.run_manifest(&example("ipc-producer-consumer.yml"), &[]);
     assert_eq!(code, 0, "{err}");
     root.wait_phase("ipc-demo", "Succeeded");
     assert_eq!(root.logs("ipc-demo", "consumer"), "message from producer\n");
@@ -612,7 +612,7 @@ fn errors_name_the_field_and_leave_nothing_behind() {
 #[test]
 fn web_and_sidecar_serve_over_localhost_and_toml_pods_run() {
     let root = Root::with_busybox();
-    root.start(&scenario("web-and-sidecar.yml"), &[]);
+    root.start(&example("web-and-sidecar.yml"), &[]);
     let content = root.pid("web", "content");
     let page = wait_for(Duration::from_secs(10), || {
         let (code, out, _) = output(tests::nsenter(content).args([
@@ -739,7 +739,7 @@ fn a_pod_whose_sandbox_fails_halfway_leaves_nothing_behind() {
     let (code, _, err) =
         root.podctl(&["image", "import", layout.to_str().unwrap(), "--name", &name]);
     assert_eq!(code, 0, "{err}");
-    let (code, _, err) = root.run_manifest(&scenario("two-containers-pod.yml"), &[]);
+    let (code, _, err) = root.run_manifest(&example("two-containers-pod.yml"), &[]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("pause"), "the failed step is named: {err}");
     let mounts = mounts_anywhere(root.path().to_str().unwrap());

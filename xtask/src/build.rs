@@ -161,10 +161,79 @@ pub fn e2e(filter: &[String]) -> Result {
     setup()?;
     run(cargo().args(["build", "--workspace", "--bins"]))?;
     images()?;
-    run(cargo()
+    let mut test = beside_hidden()?;
+    test.arg(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["test", "-p", "tests", "--"])
         .args(filter)
-        .env("PODCTL_TARGET_DIR", root().join("target/debug")))
+        .env("PODCTL_TARGET_DIR", root().join("target/debug"));
+    run(&mut test)
+}
+
+/// A command prefix that runs its arguments in a private mount namespace
+/// where everything beside the workspace (but the Rust toolchain and the
+/// temporary folder) is covered by an empty tmpfs or `/dev/null`: a fresh
+/// clone has nothing beside it, so the tests must pass without it. The
+/// test `nothing_beside_the_workspace_is_visible` checks it took effect.
+fn beside_hidden() -> Result<Command> {
+    let workspace = root();
+    let parent = workspace
+        .parent()
+        .ok_or("the workspace has no parent folder")?;
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let from_env = |var: &str, fallback: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(fallback)))
+    };
+    // What the build itself needs stays: a sibling holding any of these is left alone.
+    let needed: Vec<PathBuf> = [
+        from_env("CARGO_HOME", ".cargo"),
+        from_env("RUSTUP_HOME", ".rustup"),
+        Some(std::env::temp_dir()),
+        std::env::var_os("CARGO").map(PathBuf::from),
+        std::env::current_exe().ok(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut hidden = Vec::new();
+    if parent != Path::new("/") {
+        for entry in
+            std::fs::read_dir(parent).map_err(|e| format!("read {}: {e}", parent.display()))?
+        {
+            let path = entry
+                .map_err(|e| format!("read {}: {e}", parent.display()))?
+                .path();
+            if path == workspace || needed.iter().any(|n| n.starts_with(&path)) {
+                continue;
+            }
+            hidden.push(path.display().to_string());
+        }
+    }
+    let script = r#"set -e
+for p in "$@"; do
+  [ "$p" = -- ] && { shift; break; }
+  if [ -d "$p" ]; then mount -t tmpfs -o size=64k,mode=555 beside-hidden "$p"
+  elif [ -f "$p" ]; then mount --bind /dev/null "$p"
+  fi
+  shift
+done
+exec "$@""#;
+    let mut command = Command::new("unshare");
+    command
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
+        .args(&hidden)
+        .arg("--")
+        .env("PODCTL_BESIDE_HIDDEN", "1");
+    Ok(command)
 }
 
 /// Everything CI runs: formatting, clippy, unit tests and the end-to-end tests.

@@ -547,10 +547,13 @@ impl Store {
 
     fn unpack(&self, layer: &Descriptor, diff_id: &str, dir: &Path) -> Result<()> {
         let digest = layer.digest().to_string();
+        // Unpacked in the store's staging folder, apart from the finished
+        // layers: a failure removes only this folder.
+        let staging = self.dir.join("tmp");
         let temp = tempfile::Builder::new()
             .prefix(".unpack-")
-            .tempdir_in(self.dir.join("layers/sha256"))
-            .map_err(io_err("create unpack folder in", &self.dir))?;
+            .tempdir_in(&staging)
+            .map_err(io_err("create unpack folder in", &staging))?;
         let blob = self.blob_path(&digest);
         let file = io::BufReader::new(unpack::open(&blob)?);
         let mut reader = HashingReader {

@@ -56,6 +56,15 @@ pub fn unpack_layer(reader: impl Read, dest: &Path, layer: &str) -> Result<(), E
             continue;
         }
         if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+            // `.wh..`, `.wh...` and `.wh.` would white out the folder itself,
+            // its parent or nothing: a whiteout names one entry of its folder.
+            if matches!(hidden, "" | "." | "..") || hidden.contains('/') {
+                return Err(unsafe_entry(
+                    layer,
+                    &raw,
+                    "whiteout of `.`, `..` or nothing",
+                ));
+            }
             let target = parent.join(hidden);
             remove_existing(&target).map_err(|e| io_error(layer, &raw, "remove whited-out", e))?;
             mknod(&target, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
