@@ -56,9 +56,21 @@ pub fn reset_signals() {
         if signo == nix::libc::SIGKILL || signo == nix::libc::SIGSTOP {
             continue;
         }
-        // SAFETY: SIG_DFL installs no handler code; signals the C library
-        // reserves for itself are refused with EINVAL, which is ignored.
-        unsafe { nix::libc::signal(signo, nix::libc::SIG_DFL) };
+        // The kernel's sigaction: {handler, flags, restorer, mask}. The C
+        // library's own wrapper refuses the signals it reserves (32, 33),
+        // which a container must not inherit as ignored either.
+        let action: [u64; 4] = [nix::libc::SIG_DFL as u64, 0, 0, 0];
+        // SAFETY: rt_sigaction reads `action` (a kernel `struct sigaction`
+        // installing SIG_DFL, no handler code) and writes nothing back.
+        unsafe {
+            nix::libc::syscall(
+                nix::libc::SYS_rt_sigaction,
+                signo,
+                action.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            )
+        };
     }
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
