@@ -144,6 +144,57 @@ pub fn remove_pod_cgroups(uid: &str) {
     }
 }
 
+/// The pod's cgroup folder in every hierarchy where it exists.
+pub fn pod_dirs(uid: &str) -> Vec<PathBuf> {
+    let suffix = format!("pod{uid}");
+    hierarchies()
+        .into_iter()
+        .flat_map(|h| {
+            ["podctl", "podctl/burstable", "podctl/besteffort"]
+                .map(|parent| h.join(parent).join(&suffix))
+        })
+        .filter(|dir| dir.is_dir())
+        .collect()
+}
+
+/// Every process in the pod's cgroups (any hierarchy, any depth).
+pub fn pod_processes(uid: &str) -> Vec<i32> {
+    fn walk(dir: &Path, out: &mut Vec<i32>) {
+        if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+            out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+        }
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&entry.path(), out);
+            }
+        }
+    }
+    let mut pids = Vec::new();
+    for dir in pod_dirs(uid) {
+        walk(&dir, &mut pids);
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+/// Thaw every frozen cgroup of the pod (a frozen process cannot die of SIGKILL).
+pub fn thaw_pod(uid: &str) {
+    fn walk(dir: &Path) {
+        // v1 freezer, v2 cgroup.freeze; a missing file is simply not this kind.
+        let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+        let _ = std::fs::write(dir.join("cgroup.freeze"), "0");
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&entry.path());
+            }
+        }
+    }
+    for dir in pod_dirs(uid) {
+        walk(&dir);
+    }
+}
+
 fn remove_tree(dir: &Path) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         if entry.file_type().is_ok_and(|t| t.is_dir()) {

@@ -67,6 +67,26 @@ fn container_status(s: &ContainerStatus) -> k8s::ContainerStatus {
     }
 }
 
+/// A pod whose record cannot be read, as an object: its name and uid, phase
+/// `Unknown`, and why (reason `RecordUnreadable`).
+pub fn unreadable_pod_object(namespace: &str, name: &str, uid: &str, why: &str) -> k8s::Pod {
+    k8s::Pod {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            uid: Some(uid.to_string()),
+            ..Default::default()
+        },
+        spec: None,
+        status: Some(k8s::PodStatus {
+            phase: Some("Unknown".into()),
+            reason: Some("RecordUnreadable".into()),
+            message: Some(format!("{why}; `podctl delete pod {name}` removes it")),
+            ..Default::default()
+        }),
+    }
+}
+
 /// The `v1/Pod` object of a pod.
 pub fn pod_object(record: &PodRecord, status: Option<&PodStatus>) -> k8s::Pod {
     let spec: Option<k8s::PodSpec> = serde_json::from_value(record.spec.original.clone()).ok();

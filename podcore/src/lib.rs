@@ -7,6 +7,7 @@
 
 pub mod cgroups;
 pub mod container;
+pub mod control;
 pub mod executor;
 pub mod fsutil;
 pub mod image;

@@ -4,7 +4,8 @@
 //! ```text
 //! <root>/pods/<uid>/pod.json       the record: spec, resolved images, options
 //! <root>/pods/<uid>/status.json    the status, rewritten on every change
-//! <root>/pods/<uid>/supervisor.pid the supervisor's pid
+//! <root>/pods/<uid>/supervisor.pid the supervisor's pid (for people; podctl asks the lock)
+//! <root>/pods/<uid>/supervisor.lock locked by the live supervisor
 //! <root>/pods/<uid>/etc/           hosts, hostname, resolv.conf
 //! <root>/pods/<uid>/shm/           the pod's /dev/shm (a tmpfs)
 //! <root>/pods/<uid>/volumes/NAME/  emptyDir volumes
@@ -78,8 +79,9 @@ impl PodPaths {
     pub fn status(&self) -> PathBuf {
         self.dir.join("status.json")
     }
-    pub fn stop_request(&self) -> PathBuf {
-        self.dir.join("stop.json")
+    /// Held (a POSIX lock) by the pod's supervisor while it lives; see [`crate::control`].
+    pub fn supervisor_lock(&self) -> PathBuf {
+        self.dir.join("supervisor.lock")
     }
     pub fn supervisor_pid(&self) -> PathBuf {
         self.dir.join("supervisor.pid")
@@ -234,6 +236,17 @@ pub struct PodEntry {
     pub namespace: String,
     pub name: String,
     pub uid: String,
+}
+
+impl PodRecord {
+    /// The pod's entry: uid, namespace and name.
+    pub fn entry(&self) -> PodEntry {
+        PodEntry {
+            namespace: self.spec.namespace.clone(),
+            name: self.spec.name.clone(),
+            uid: self.uid.clone(),
+        }
+    }
 }
 
 /// Every pod of the root, by name.

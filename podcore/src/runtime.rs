@@ -2,13 +2,13 @@
 //! images resolved and unpacked, the name claimed, the record written.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
 use crate::image::{Image, Store};
 use crate::pod::{
-    PodPaths, PodRecord, ResolvedImage, RunOptions, claim_name, release_name, write_json,
+    PodEntry, PodPaths, PodRecord, ResolvedImage, RunOptions, claim_name, release_name, write_json,
 };
 use crate::spec::PodSpec;
 
@@ -172,26 +172,116 @@ pub fn prepare(
     Ok(record)
 }
 
+/// What is left of a pod after it was cleaned up: nothing, when it worked.
+#[derive(Debug, Default)]
+pub struct Leftovers {
+    /// Processes still in the pod's cgroups.
+    pub processes: Vec<i32>,
+    /// The pod's cgroup folders still there.
+    pub cgroups: Vec<PathBuf>,
+    /// Mount points below the pod's folder in this mount namespace.
+    pub mounts: Vec<PathBuf>,
+    /// The pod's folder, still there.
+    pub folder: Option<PathBuf>,
+}
+
+impl Leftovers {
+    pub fn is_empty(&self) -> bool {
+        self.processes.is_empty()
+            && self.cgroups.is_empty()
+            && self.mounts.is_empty()
+            && self.folder.is_none()
+    }
+}
+
+impl std::fmt::Display for Leftovers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if !self.processes.is_empty() {
+            parts.push(format!("processes {:?}", self.processes));
+        }
+        let paths = |list: &[PathBuf]| {
+            list.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !self.cgroups.is_empty() {
+            parts.push(format!("cgroups {}", paths(&self.cgroups)));
+        }
+        if !self.mounts.is_empty() {
+            parts.push(format!("mounts {}", paths(&self.mounts)));
+        }
+        if let Some(folder) = &self.folder {
+            parts.push(format!("folder {}", folder.display()));
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
 /// Remove what is left of a pod whose supervisor is gone: its containers
-/// (killing their processes), mounts, cgroups, folder and name.
-pub fn force_cleanup(root: &Path, record: &PodRecord) {
-    stop_everything(root, record, false);
+/// (killing every process in its cgroups), mounts, cgroups, folder and name.
+/// Needs only the pod's uid and name, not its record, which may be unreadable.
+pub fn force_cleanup(root: &Path, pod: &PodEntry) -> Leftovers {
+    stop_everything(root, pod, false)
 }
 
 /// Kill a pod's containers and undo its mounts and cgroups; the folder (record,
 /// status, logs, volumes) and the name are kept when `keep_folder`, so that a
-/// new supervisor can take the pod over (`podctl recover`).
-pub fn stop_everything(root: &Path, record: &PodRecord, keep_folder: bool) {
-    let paths = PodPaths::new(root, &record.uid);
+/// new supervisor can take the pod over (`podctl recover`). Returns what
+/// could not be removed.
+pub fn stop_everything(root: &Path, pod: &PodEntry, keep_folder: bool) -> Leftovers {
+    let paths = PodPaths::new(root, &pod.uid);
     let state_root = PodPaths::run_dir(root);
-    for container in record.spec.all_containers() {
-        crate::container::destroy(&state_root, &paths.container_id(&container.name));
+    // Processes first: libcontainer removes a container's cgroup only once it is empty.
+    kill_pod_processes(&pod.uid);
+    // Every container of the pod, the sandbox included: `<uid>-<name>`.
+    let prefix = format!("{}-", pod.uid);
+    for entry in std::fs::read_dir(&state_root)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let id = entry.file_name().to_string_lossy().into_owned();
+        if id.starts_with(&prefix) {
+            crate::container::destroy(&state_root, &id);
+        }
     }
-    crate::container::destroy(&state_root, &paths.container_id("pause"));
-    crate::sandbox::teardown(
-        &paths,
-        &record.spec.namespace,
-        &record.spec.name,
-        keep_folder,
-    );
+    crate::sandbox::teardown(&paths, &pod.namespace, &pod.name, keep_folder);
+    Leftovers {
+        processes: crate::cgroups::pod_processes(&pod.uid),
+        cgroups: crate::cgroups::pod_dirs(&pod.uid),
+        mounts: crate::sandbox::mounts_below(&paths.dir),
+        folder: (!keep_folder && paths.dir.exists()).then(|| paths.dir.clone()),
+    }
+}
+
+/// SIGKILL every process in the pod's cgroups until none is left (at most
+/// a few seconds): what libcontainer's delete missed, or could not do
+/// (a full disk fails its state writes).
+fn kill_pod_processes(uid: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    crate::cgroups::thaw_pod(uid);
+    loop {
+        let pids = crate::cgroups::pod_processes(uid);
+        if pids.is_empty() || std::time::Instant::now() >= deadline {
+            return;
+        }
+        for pid in pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        // Reap what is ours (a pod this process supervised).
+        while let Ok(status) = nix::sys::wait::waitpid(
+            None::<nix::unistd::Pid>,
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+        ) {
+            if status == nix::sys::wait::WaitStatus::StillAlive {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

@@ -25,7 +25,6 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, kill, sigaction};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
-use serde::{Deserialize, Serialize};
 
 use crate::container;
 use crate::image::overlay;
@@ -37,18 +36,13 @@ use crate::status::{
     Terminated,
 };
 
-/// What `podctl delete` writes before signalling the supervisor.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StopRequest {
-    /// Seconds between SIGTERM and SIGKILL.
-    pub grace_period_seconds: u64,
-}
-
 /// Why the supervisor could not run the pod.
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
     #[error("{0}")]
     Pod(#[from] crate::pod::PodError),
+    #[error("{0}")]
+    Lock(#[from] crate::control::LockError),
     #[error("{0}")]
     Container(#[from] container::ContainerError),
     #[error("{0}")]
@@ -74,11 +68,30 @@ fn sys(step: &'static str) -> impl FnOnce(nix::errno::Errno) -> SupervisorError 
 
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
 
-extern "C" fn on_signal(signo: i32) {
+/// One signal in the self-pipe: its number, then the value `sigqueue`
+/// gave it (0 for a plain `kill`), little-endian.
+const SIGNAL_RECORD: usize = 5;
+
+extern "C" fn on_signal(
+    signo: nix::libc::c_int,
+    info: *mut nix::libc::siginfo_t,
+    _: *mut nix::libc::c_void,
+) {
     let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
-    let byte = signo as u8;
-    // SAFETY: write(2) on a non-blocking pipe is async-signal-safe; a full pipe only drops the byte.
-    unsafe { nix::libc::write(fd, &byte as *const u8 as *const _, 1) };
+    let mut value = 0u32;
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler;
+    // si_value is meaningful when si_code says the signal was queued.
+    unsafe {
+        if !info.is_null() && (*info).si_code == nix::libc::SI_QUEUE {
+            value = (*info).si_value().sival_ptr as usize as u32;
+        }
+    }
+    let mut record = [0u8; SIGNAL_RECORD];
+    record[0] = signo as u8;
+    record[1..].copy_from_slice(&value.to_le_bytes());
+    // SAFETY: write(2) on a non-blocking pipe is async-signal-safe; a write
+    // of fewer than PIPE_BUF bytes is whole or not at all (a full pipe drops it).
+    unsafe { nix::libc::write(fd, record.as_ptr().cast(), SIGNAL_RECORD) };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,8 +168,7 @@ pub struct Supervisor {
     dirty: bool,
 }
 
-/// The file name of the supervisor's binary, which `podctl run` starts for
-/// every pod; how a live supervisor is told from a process that reused its pid.
+/// The file name of the supervisor's binary, which `podctl run` starts for every pod.
 pub const SUPERVISOR_BINARY: &str = "podctl-supervisor";
 
 /// Run the supervisor of pod `uid` under `root` until the pod is deleted or
@@ -170,8 +182,8 @@ pub fn run(root: &Path, uid: &str, ready: Option<File>) -> Result<(), Supervisor
     SIGNAL_PIPE.store(write.as_raw_fd(), Ordering::Relaxed);
     std::mem::forget(write);
     let action = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::SA_RESTART | SaFlags::SA_NOCLDSTOP,
+        SigHandler::SigAction(on_signal),
+        SaFlags::SA_RESTART | SaFlags::SA_NOCLDSTOP | SaFlags::SA_SIGINFO,
         SigSet::empty(),
     );
     for signal in [
@@ -193,6 +205,8 @@ pub fn run(root: &Path, uid: &str, ready: Option<File>) -> Result<(), Supervisor
     .map_err(sys("ignore SIGPIPE"))?;
 
     let paths = PodPaths::new(root, uid);
+    // Held until this process ends: how podctl knows the supervisor lives.
+    let _lock = crate::control::SupervisorLock::acquire(&paths)?;
     std::fs::write(paths.supervisor_pid(), format!("{}\n", std::process::id())).map_err(|e| {
         SupervisorError::Sys {
             step: "write supervisor.pid",
@@ -1327,18 +1341,16 @@ impl Supervisor {
     }
 
     fn read_signals(&mut self) {
-        let mut bytes = [0u8; 64];
+        let mut bytes = [0u8; 64 * SIGNAL_RECORD];
         let n = nix::unistd::read(self.signals.as_raw_fd(), &mut bytes).unwrap_or(0);
-        for &byte in &bytes[..n] {
+        for record in bytes[..n].chunks_exact(SIGNAL_RECORD) {
             if matches!(
-                byte as i32,
+                record[0] as i32,
                 nix::libc::SIGTERM | nix::libc::SIGINT | nix::libc::SIGHUP
             ) {
-                let request: Option<StopRequest> = read_json(&self.paths.stop_request()).ok();
-                let grace = request
-                    .map_or(self.record.spec.termination_grace_period_seconds, |r| {
-                        r.grace_period_seconds
-                    });
+                let value = u32::from_le_bytes([record[1], record[2], record[3], record[4]]);
+                let grace = crate::control::decode_grace(value)
+                    .unwrap_or(self.record.spec.termination_grace_period_seconds);
                 self.event(
                     "Normal",
                     "Killing",
@@ -1350,27 +1362,11 @@ impl Supervisor {
     }
 }
 
-/// Read a pid file; `None` when missing or the process is gone.
-pub fn live_pid(path: &Path) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(path).ok()?.trim().parse().ok()?;
-    let mut cmdline = String::new();
-    File::open(format!("/proc/{pid}/cmdline"))
-        .ok()?
-        .read_to_string(&mut cmdline)
-        .ok()?;
-    // A pid is reused once its process is gone: it must still be a supervisor.
-    let program = cmdline.split('\0').next().unwrap_or_default();
-    Path::new(program)
-        .file_name()
-        .is_some_and(|name| name == SUPERVISOR_BINARY)
-        .then_some(pid)
-}
-
 /// The status a reader should show: the file, or Unknown when the supervisor
 /// of a pod that is not finished is gone.
 pub fn observed_status(paths: &PodPaths) -> Option<PodStatus> {
     let mut status: PodStatus = read_json(&paths.status()).ok()?;
-    if !status.phase.is_terminal() && live_pid(&paths.supervisor_pid()).is_none() {
+    if !status.phase.is_terminal() && crate::control::supervisor_pid(paths).is_none() {
         status.phase = Phase::Unknown;
         status.reason = Some("SupervisorGone".into());
         status.message =

@@ -10,11 +10,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use podcore::control;
 use podcore::image::Store;
 use podcore::pod::{self, PodPaths, PodRecord, RunOptions};
 use podcore::spec::{self, Format};
 use podcore::status::{ContainerState, Phase, PodStatus};
-use podcore::supervisor::{self, StopRequest};
+use podcore::supervisor;
 
 use crate::output;
 
@@ -219,7 +220,7 @@ pub fn start_supervisor(root: &Path, record: &PodRecord, exe: &Path) -> anyhow::
     let mut child = match child {
         Ok(child) => child,
         Err(e) => {
-            podcore::runtime::force_cleanup(root, record);
+            podcore::runtime::force_cleanup(root, &record.entry());
             return Err(e).context("spawn the pod supervisor");
         }
     };
@@ -237,10 +238,17 @@ pub fn start_supervisor(root: &Path, record: &PodRecord, exe: &Path) -> anyhow::
     match answer.trim() {
         "ok" => Ok(()),
         "" => {
-            podcore::runtime::force_cleanup(root, record);
+            // The log goes with the pod's folder: its last lines are the cause.
+            let log = std::fs::read_to_string(paths.dir.join("supervisor.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(10).collect();
+            podcore::runtime::force_cleanup(root, &record.entry());
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            if tail.is_empty() {
+                bail!("the pod supervisor died while starting the pod and logged nothing")
+            }
             bail!(
-                "the pod supervisor died while starting the pod (see {})",
-                paths.dir.join("supervisor.log").display()
+                "the pod supervisor died while starting the pod; its last words:\n{}",
+                tail.join("\n")
             )
         }
         other => bail!("{}", other.trim_start_matches("error: ")),
@@ -300,7 +308,7 @@ fn foreground(root: &Path, records: &[PodRecord], remove: bool) -> anyhow::Resul
         if INTERRUPTED.load(Ordering::Relaxed) {
             eprintln!("interrupted: deleting the pod(s)");
             let entries = entries_of(records);
-            delete_entries(root, &entries, None)?;
+            all_deleted(delete_entries(root, &entries, None))?;
             return Ok(130);
         }
         let statuses: Vec<Option<PodStatus>> = records
@@ -313,14 +321,14 @@ fn foreground(root: &Path, records: &[PodRecord], remove: bool) -> anyhow::Resul
         });
         let supervisors_gone = records
             .iter()
-            .all(|r| supervisor::live_pid(&PodPaths::new(root, &r.uid).supervisor_pid()).is_none());
+            .all(|r| control::supervisor_pid(&PodPaths::new(root, &r.uid)).is_none());
         if done && supervisors_gone {
             let failed = statuses
                 .iter()
                 .any(|s| s.as_ref().is_none_or(|s| s.phase != Phase::Succeeded));
             if remove {
                 let entries = entries_of(records);
-                delete_entries(root, &entries, Some(0))?;
+                all_deleted(delete_entries(root, &entries, Some(0)))?;
             }
             return Ok(if failed { 1 } else { 0 });
         }
@@ -373,15 +381,24 @@ pub fn get(root: &Path, name: Option<&str>, namespace: &str, format: &str) -> an
             .filter(|p| p.namespace == namespace)
             .collect(),
     };
+    // A pod whose record cannot be read is listed as Unknown with the reason;
+    // the others list as usual, and `delete` still removes it.
     let mut pods = Vec::new();
+    let mut unreadable = Vec::new();
     for entry in &entries {
-        pods.push(load(root, entry)?);
+        match load(root, entry) {
+            Ok(pod) => pods.push(pod),
+            Err(error) => unreadable.push((entry.clone(), supervisor::chain(error.as_ref()))),
+        }
     }
     match format {
         "json" | "yaml" => {
             let objects: Vec<k8s_openapi::api::core::v1::Pod> = pods
                 .iter()
                 .map(|(r, _, s)| podcore::kube::pod_object(r, s.as_ref()))
+                .chain(unreadable.iter().map(|(e, why)| {
+                    podcore::kube::unreadable_pod_object(&e.namespace, &e.name, &e.uid, why)
+                }))
                 .collect();
             let value = if name.is_some() {
                 serde_json::to_value(&objects[0])?
@@ -398,9 +415,15 @@ pub fn get(root: &Path, name: Option<&str>, namespace: &str, format: &str) -> an
             for (record, _, _) in &pods {
                 println!("pod/{}", record.spec.name);
             }
+            for (entry, _) in &unreadable {
+                println!("pod/{}", entry.name);
+            }
         }
         "" | "wide" => {
-            if pods.is_empty() {
+            for (entry, why) in &unreadable {
+                eprintln!("warning: pod {}: {why}", entry.name);
+            }
+            if pods.is_empty() && unreadable.is_empty() {
                 eprintln!("No resources found in {namespace} namespace.");
                 return Ok(());
             }
@@ -459,6 +482,19 @@ pub fn get(root: &Path, name: Option<&str>, namespace: &str, format: &str) -> an
                     }
                     row
                 })
+                .chain(unreadable.iter().map(|(entry, _)| {
+                    let mut row = vec![
+                        entry.name.clone(),
+                        "0/0".into(),
+                        "Unknown".into(),
+                        "0".into(),
+                        "<unknown>".into(),
+                    ];
+                    if format == "wide" {
+                        row.extend(["<none>".to_string(), entry.uid.clone()]);
+                    }
+                    row
+                }))
                 .collect();
             let mut header = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
             if format == "wide" {
@@ -472,7 +508,7 @@ pub fn get(root: &Path, name: Option<&str>, namespace: &str, format: &str) -> an
 }
 
 /// `podctl delete pod NAME...`: ask every supervisor to stop its pod, then
-/// wait for all of them together.
+/// wait for all of them together; "deleted" only once nothing of a pod is left.
 pub fn delete(
     root: &Path,
     names: &[String],
@@ -491,73 +527,104 @@ pub fn delete(
             .map(|n| pod::find(root, namespace, n))
             .collect::<Result<_, _>>()?
     };
-    delete_entries(root, &entries, grace)?;
+    let failed = delete_entries(root, &entries, grace);
     for entry in &entries {
-        println!("pod \"{}\" deleted", entry.name);
+        if !failed.iter().any(|(f, _)| f.uid == entry.uid) {
+            println!("pod \"{}\" deleted", entry.name);
+        }
+    }
+    all_deleted(failed)
+}
+
+/// An error naming the first pod of which something is left, if any.
+fn all_deleted(failed: Vec<(pod::PodEntry, podcore::runtime::Leftovers)>) -> anyhow::Result<()> {
+    if let Some((entry, left)) = failed.first() {
+        bail!(
+            "pod {:?} is not fully deleted, these remain: {left} (run delete again; {} pod(s) not fully deleted)",
+            entry.name,
+            failed.len()
+        );
     }
     Ok(())
 }
 
+/// How long past its grace period a supervisor gets to finish stopping its
+/// pod before it is killed and the pod is cleaned up without it.
+const STOP_MARGIN: Duration = Duration::from_secs(10);
+
+/// Stop and remove pods; returns those of which something is left.
 fn delete_entries(
     root: &Path,
     entries: &[pod::PodEntry],
     grace: Option<u64>,
-) -> anyhow::Result<()> {
+) -> Vec<(pod::PodEntry, podcore::runtime::Leftovers)> {
+    // Ask every live supervisor at once; nothing is written (a full disk
+    // must not stop a delete): the grace period rides on the signal.
     let mut waiting = Vec::new();
     for entry in entries {
         let paths = PodPaths::new(root, &entry.uid);
-        let record: PodRecord =
-            pod::read_json(&paths.record()).with_context(|| format!("read pod {}", entry.name))?;
-        let grace_seconds = grace.unwrap_or(record.spec.termination_grace_period_seconds);
-        match supervisor::live_pid(&paths.supervisor_pid()) {
-            Some(pid) => {
-                pod::write_json(
-                    &paths.stop_request(),
-                    &StopRequest {
-                        grace_period_seconds: grace_seconds,
-                    },
-                )?;
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGTERM,
-                );
-                waiting.push((
-                    record,
-                    paths,
-                    pid,
-                    Instant::now() + Duration::from_secs(grace_seconds + 30),
-                ));
-            }
-            None => podcore::runtime::force_cleanup(root, &record),
+        let record: Option<PodRecord> = pod::read_json(&paths.record()).ok();
+        // Without a record the supervisor knows the pod's own grace period.
+        let grace_seconds = grace.or(record.map(|r| r.spec.termination_grace_period_seconds));
+        if let Some(pid) = control::supervisor_pid(&paths)
+            && control::request_stop(pid, grace).is_ok()
+        {
+            let waited = grace_seconds.unwrap_or(podcore::spec::DEFAULT_GRACE_SECONDS);
+            let deadline = Instant::now() + Duration::from_secs(waited) + STOP_MARGIN;
+            waiting.push((paths, pid, deadline));
         }
     }
     let progress = output::spinner();
     let started = Instant::now();
     while !waiting.is_empty() {
         if started.elapsed() > Duration::from_millis(300) {
-            let names: Vec<&str> = waiting.iter().map(|(r, ..)| r.spec.name.as_str()).collect();
             progress.set_message(format!(
-                "waiting for {} to stop ({:.0?} so far)",
-                names.join(", "),
+                "waiting for {} pod(s) to stop ({:.0?} so far)",
+                waiting.len(),
                 started.elapsed()
             ));
             progress.tick();
         }
-        waiting.retain(|(record, paths, pid, deadline)| {
-            let alive = Path::new(&format!("/proc/{pid}")).exists()
-                && supervisor::live_pid(&paths.supervisor_pid()).is_some();
-            if alive && Instant::now() < *deadline {
+        waiting.retain(|(paths, pid, deadline)| {
+            if control::supervisor_pid(paths) != Some(*pid) {
+                return false;
+            }
+            // A stopped supervisor cannot act, and one past its deadline will not.
+            if Instant::now() < *deadline && !stopped(*pid) {
                 return true;
             }
-            if paths.dir.exists() {
-                podcore::runtime::force_cleanup(root, record);
+            tracing::warn!(pid, "the pod's supervisor did not stop the pod: killing it");
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            // The kernel drops its lock once it is gone.
+            let until = Instant::now() + Duration::from_secs(5);
+            while control::supervisor_pid(paths) == Some(*pid) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(10));
             }
             false
         });
         std::thread::sleep(Duration::from_millis(10));
     }
     progress.finish_and_clear();
-    Ok(())
+    // Whatever the supervisors did or did not do: remove what is left and look.
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let left = podcore::runtime::force_cleanup(root, entry);
+            (!left.is_empty()).then(|| (entry.clone(), left))
+        })
+        .collect()
+}
+
+/// Whether `pid` is stopped (SIGSTOP) or stopped by a tracer.
+fn stopped(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state == "T" || state == "t")
+    })
 }
 
 /// `podctl logs` options.
@@ -709,7 +776,7 @@ pub fn inspect(root: &Path, namespace: &str, name: &str) -> anyhow::Result<()> {
         "uid": record.uid,
         "phase": status.phase.as_str(),
         "folder": paths.dir,
-        "supervisor_pid": supervisor::live_pid(&paths.supervisor_pid()),
+        "supervisor_pid": control::supervisor_pid(&paths),
         "sandbox": {
             "id": status.sandbox.container_id,
             "pause_pid": pause,
@@ -1071,7 +1138,7 @@ fn pick_container(record: &PodRecord, pod: &str, wanted: Option<&str>) -> anyhow
 pub fn recover(root: &Path, namespace: &str, name: &str) -> anyhow::Result<()> {
     let entry = pod::find(root, namespace, name)?;
     let (record, paths, status) = load(root, &entry)?;
-    if supervisor::live_pid(&paths.supervisor_pid()).is_some() {
+    if control::supervisor_pid(&paths).is_some() {
         println!("pod \"{name}\" has a running supervisor: nothing to recover");
         return Ok(());
     }
@@ -1080,8 +1147,10 @@ pub fn recover(root: &Path, namespace: &str, name: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     let supervisor = supervisor_binary()?;
-    podcore::runtime::stop_everything(root, &record, true);
-    let _ = std::fs::remove_file(paths.stop_request());
+    let left = podcore::runtime::stop_everything(root, &record.entry(), true);
+    if !left.is_empty() {
+        bail!("pod {name}: what its last supervisor left cannot be removed: {left}");
+    }
     start_supervisor(root, &record, &supervisor).with_context(|| format!("recover pod {name}"))?;
     println!("pod \"{name}\" recovered");
     Ok(())

@@ -330,7 +330,19 @@ pub fn tree(dir: &Path) -> Vec<String> {
 impl Root {
     /// A root with the busybox image imported.
     pub fn with_busybox() -> Self {
-        let root = Self::new();
+        Self::import_busybox(Self::new())
+    }
+
+    /// A root in a fresh folder below `parent`, with the busybox image imported.
+    pub fn with_busybox_in(parent: &Path) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("podctl-test-")
+            .tempdir_in(parent)
+            .unwrap();
+        Self::import_busybox(Self { dir })
+    }
+
+    fn import_busybox(root: Self) -> Self {
         let layout = workspace().join("target/images/busybox");
         let (code, _, err) = root.podctl(&["image", "import", layout.to_str().unwrap()]);
         assert_eq!(code, 0, "import busybox (run `cargo xtask images`): {err}");

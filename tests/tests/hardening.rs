@@ -258,3 +258,179 @@ fn containers_pause_and_exec_start_with_default_signals() {
     assert_eq!(status_field(&status, "SigIgn"), "0000000000000000");
     assert_eq!(status_field(&status, "SigBlk"), "0000000000000000");
 }
+
+/// What is left of a pod anywhere: its processes (by its root's path in
+/// their command lines, and in its cgroups), its cgroups, its folder.
+fn assert_nothing_left(root: &Root, uid: &str) {
+    let cgroups = tests::pod_cgroups(uid);
+    assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
+    assert!(
+        !root.path().join("pods").join(uid).exists(),
+        "the pod's folder is left"
+    );
+    let mounts = tests::mounts_anywhere(uid);
+    assert!(mounts.is_empty(), "mounts left: {mounts:?}");
+}
+
+fn uid_of(root: &Root, pod: &str) -> String {
+    root.pod(pod)["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn gone_or_zombie(pid: i32) -> bool {
+    tests::proc_stat(pid).is_none_or(|s| s.state == 'Z')
+}
+
+#[test]
+fn delete_kills_a_stopped_supervisor_and_nothing_comes_back() {
+    let root = Root::with_busybox();
+    for grace in [Some("0"), None] {
+        root.start(&pod("stuck", SLEEPER), &[]);
+        let uid = uid_of(&root, "stuck");
+        let supervisor = root.supervisor_pid(&uid);
+        let container = root.pid("stuck", "c");
+        let pid = nix::unistd::Pid::from_raw(supervisor);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+        let mut args = vec!["delete", "pod", "stuck"];
+        if let Some(grace) = grace {
+            args.extend(["--grace-period", grace]);
+        }
+        let (code, out, err) = root.podctl(&args);
+        assert_eq!(code, 0, "{grace:?}: {out}{err}");
+        assert!(out.contains("deleted"), "{out}");
+        assert!(
+            gone_or_zombie(supervisor),
+            "{grace:?}: the stuck supervisor is killed"
+        );
+        assert!(
+            gone_or_zombie(container),
+            "{grace:?}: the container is killed"
+        );
+        assert_nothing_left(&root, &uid);
+        // Were it only stopped, SIGCONT would let it make the pod again.
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert_nothing_left(&root, &uid);
+        assert!(processes_with(root.path().to_str().unwrap()).is_empty());
+    }
+}
+
+#[test]
+fn a_lying_pid_file_neither_hides_the_supervisor_nor_gets_another_process_killed() {
+    let root = Root::with_busybox();
+    root.start(&pod("liar", SLEEPER), &[]);
+    let uid = uid_of(&root, "liar");
+    let supervisor = root.supervisor_pid(&uid);
+    let bystander = tests::Guard(
+        std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap(),
+    );
+    std::fs::write(
+        root.path().join("pods").join(&uid).join("supervisor.pid"),
+        format!("{}\n", bystander.pid()),
+    )
+    .unwrap();
+    // The pod is still known to be supervised: Running, not Unknown.
+    assert_eq!(root.pod("liar")["status"]["phase"], "Running");
+    let (code, out, err) = root.podctl(&["delete", "pod", "liar", "--grace-period", "5"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(gone_or_zombie(supervisor), "the real supervisor stopped");
+    assert!(
+        tests::proc_stat(bystander.pid()).is_some_and(|s| s.state != 'Z'),
+        "the bystander lives"
+    );
+    assert_nothing_left(&root, &uid);
+}
+
+#[test]
+fn a_corrupt_record_is_shown_unknown_and_can_be_deleted() {
+    let root = Root::with_busybox();
+    root.start(&pod("broken", SLEEPER), &[]);
+    root.start(&pod("healthy", SLEEPER), &[]);
+    let uid = uid_of(&root, "broken");
+    let container = root.pid("broken", "c");
+    let record = root.path().join("pods").join(&uid).join("pod.json");
+    let text = std::fs::read(&record).unwrap();
+    std::fs::write(&record, &text[..text.len() / 2]).unwrap();
+    let (code, out, err) = root.podctl(&["get", "pods"]);
+    assert_eq!(code, 0, "{err}");
+    let row = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(row("broken").contains("Unknown"), "{out}");
+    assert!(row("healthy").contains("Running"), "{out}");
+    assert!(err.contains("pod.json"), "the reason names the file: {err}");
+    let broken = root.pod("broken");
+    assert_eq!(broken["status"]["phase"], "Unknown");
+    assert_eq!(broken["status"]["reason"], "RecordUnreadable");
+    let (code, out, err) = root.podctl(&["delete", "pod", "broken"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(gone_or_zombie(container));
+    assert_nothing_left(&root, &uid);
+    assert_eq!(root.pod("healthy")["status"]["phase"], "Running");
+}
+
+/// A tmpfs of `size` mounted on a fresh folder, unmounted when dropped.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn new(size: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "podctl-small-disk",
+            ])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        Self(dir)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[test]
+fn deleting_works_on_a_full_disk() {
+    let disk = SmallDisk::new("48m");
+    let root = Root::with_busybox_in(disk.0.path());
+    let names = ["full-a", "full-b", "full-c"];
+    for name in names {
+        root.start(&pod(name, SLEEPER), &[]);
+    }
+    let uids: Vec<String> = names.iter().map(|n| uid_of(&root, n)).collect();
+    // Fill what is left of the disk.
+    let _ = std::process::Command::new("dd")
+        .args(["if=/dev/zero", "bs=1M"])
+        .arg(format!("of={}", disk.0.path().join("fill").display()))
+        .stderr(std::process::Stdio::null())
+        .status();
+    assert!(
+        std::fs::write(disk.0.path().join("probe"), vec![0u8; 1 << 20]).is_err(),
+        "the disk is full"
+    );
+    let (code, out, err) = root.podctl(&["delete", "pod", "--all"]);
+    assert_eq!(code, 0, "{out}{err}");
+    for uid in &uids {
+        assert_nothing_left(&root, uid);
+    }
+    assert!(processes_with(root.path().to_str().unwrap()).is_empty());
+}

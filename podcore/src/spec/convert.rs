@@ -581,10 +581,10 @@ fn to_model(
                 format!("{path}.terminationGracePeriodSeconds"),
                 format!("{s} is negative: use 0 or more"),
             );
-            30
+            super::DEFAULT_GRACE_SECONDS
         }
         Some(s) => s as u64,
-        None => 30,
+        None => super::DEFAULT_GRACE_SECONDS,
     };
     let host_aliases = spec
         .host_aliases

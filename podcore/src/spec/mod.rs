@@ -9,6 +9,9 @@
 mod convert;
 mod model;
 pub mod quantity;
+
+/// Kubernetes' default `terminationGracePeriodSeconds`.
+pub const DEFAULT_GRACE_SECONDS: u64 = 30;
 mod toml_format;
 
 pub use model::*;
