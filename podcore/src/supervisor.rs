@@ -127,7 +127,7 @@ struct Slot {
     /// Init containers: exited 0.
     done: bool,
     outputs: Vec<Output>,
-    log: Option<File>,
+    log: Option<crate::logs::LogFile>,
     oom_before: u64,
     cgroup: String,
 }
@@ -557,14 +557,24 @@ impl Supervisor {
             step: "create log folder",
             source: e,
         })?;
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(self.paths.log_file(&name, restart))
-            .map_err(|e| SupervisorError::Sys {
-                step: "open log file",
-                source: e,
-            })?;
+        let options = &self.record.options;
+        let log = crate::logs::LogFile::open(
+            &self.paths.log_file(&name, restart),
+            options.log_max_size,
+            options.log_max_files,
+        )
+        .map_err(|e| SupervisorError::Sys {
+            step: "open log file",
+            source: e,
+        })?;
+        // As the kubelet keeps only the last dead container: this run's log
+        // and the previous one's (`logs --previous`), no older.
+        for old in 0..restart.saturating_sub(1) {
+            let file = self.paths.log_file(&name, old);
+            for path in crate::logs::rotated_files(&file).into_iter().chain([file]) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
         let (out_read, out_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("create stdout pipe"))?;
         let (err_read, err_write) =

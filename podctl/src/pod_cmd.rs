@@ -282,29 +282,40 @@ fn foreground(root: &Path, records: &[PodRecord], remove: bool) -> anyhow::Resul
         unsafe { nix::sys::signal::sigaction(signal, &action) }
             .context("install signal handler")?;
     }
-    let mut offsets: BTreeMap<PathBuf, u64> = BTreeMap::new();
-    let mut pending: BTreeMap<PathBuf, String> = BTreeMap::new();
+    // One follower per container run's log file, opened as each appears.
+    let mut followers: BTreeMap<PathBuf, podcore::logs::Follower> = BTreeMap::new();
     loop {
+        let mut out = std::io::stdout().lock();
         for record in records {
             let paths = PodPaths::new(root, &record.uid);
             for container in record.spec.all_containers() {
                 let dir = paths.logs(&container.name);
-                let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                let mut files: Vec<(u32, PathBuf)> = std::fs::read_dir(&dir)
                     .into_iter()
                     .flatten()
                     .flatten()
-                    .map(|e| e.path())
+                    .filter_map(|e| {
+                        let path = e.path();
+                        let run = path
+                            .file_name()?
+                            .to_str()?
+                            .strip_suffix(".log")?
+                            .parse()
+                            .ok()?;
+                        Some((run, path))
+                    })
                     .collect();
-                files.sort_by_key(|p| {
-                    p.file_stem()
-                        .and_then(|s| s.to_str())
-                        .and_then(|s| s.parse::<u32>().ok())
-                });
-                for file in files {
-                    stream_new(&file, &container.name, &mut offsets, &mut pending);
+                files.sort();
+                for (_, file) in files {
+                    let follower = followers.entry(file.clone()).or_insert_with(|| {
+                        podcore::logs::Follower::new(&file, podcore::logs::Start::Beginning)
+                    });
+                    let _ = follower.poll(|_, line| writeln!(out, "[{}] {line}", container.name));
                 }
             }
         }
+        let _ = out.flush();
+        drop(out);
         if INTERRUPTED.load(Ordering::Relaxed) {
             eprintln!("interrupted: deleting the pod(s)");
             let entries = entries_of(records);
@@ -334,42 +345,6 @@ fn foreground(root: &Path, records: &[PodRecord], remove: bool) -> anyhow::Resul
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn stream_new(
-    file: &Path,
-    name: &str,
-    offsets: &mut BTreeMap<PathBuf, u64>,
-    pending: &mut BTreeMap<PathBuf, String>,
-) {
-    let offset = offsets.entry(file.to_path_buf()).or_insert(0);
-    let Ok(mut f) = std::fs::File::open(file) else {
-        return;
-    };
-    use std::io::Seek;
-    if f.seek(std::io::SeekFrom::Start(*offset)).is_err() {
-        return;
-    }
-    let mut text = String::new();
-    if f.read_to_string(&mut text).is_err() {
-        return;
-    }
-    // Only whole log lines; keep a trailing piece for the next round.
-    let Some(end) = text.rfind('\n') else { return };
-    *offset += (end + 1) as u64;
-    let partial = pending.entry(file.to_path_buf()).or_default();
-    let mut out = std::io::stdout().lock();
-    for entry in text[..end + 1]
-        .lines()
-        .filter_map(podcore::logs::parse_line)
-    {
-        partial.push_str(&entry.text);
-        if !entry.partial {
-            let _ = writeln!(out, "[{name}] {partial}");
-            partial.clear();
-        }
-    }
-    let _ = out.flush();
 }
 
 /// `podctl get pods`.
@@ -571,21 +546,22 @@ fn delete_entries(
         {
             let waited = grace_seconds.unwrap_or(podcore::spec::DEFAULT_GRACE_SECONDS);
             let deadline = Instant::now() + Duration::from_secs(waited) + STOP_MARGIN;
-            waiting.push((paths, pid, deadline));
+            waiting.push((entry.name.as_str(), paths, pid, deadline));
         }
     }
     let progress = output::spinner();
     let started = Instant::now();
     while !waiting.is_empty() {
         if started.elapsed() > Duration::from_millis(300) {
+            let names: Vec<&str> = waiting.iter().map(|(name, ..)| *name).collect();
             progress.set_message(format!(
-                "waiting for {} pod(s) to stop ({:.0?} so far)",
-                waiting.len(),
+                "waiting for {} to stop ({:.0?} so far)",
+                names.join(", "),
                 started.elapsed()
             ));
             progress.tick();
         }
-        waiting.retain(|(paths, pid, deadline)| {
+        waiting.retain(|(_, paths, pid, deadline)| {
             if control::supervisor_pid(paths) != Some(*pid) {
                 return false;
             }
@@ -665,34 +641,27 @@ pub fn logs(root: &Path, args: LogsArgs) -> anyhow::Result<()> {
         restarts
     };
     let file = paths.log_file(&container, index);
-    let mut offset = 0usize;
-    let mut first = true;
+    let start = tail.map_or(podcore::logs::Start::Beginning, podcore::logs::Start::Tail);
+    let mut follower = podcore::logs::Follower::new(&file, start);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     loop {
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-        if complete.len() > offset || first {
-            let lines = podcore::logs::read_lines(&complete[offset.min(complete.len())..]);
-            let skip = if first {
-                tail.map_or(0, |t| lines.len().saturating_sub(t))
+        let printed = follower.poll(|time, line| {
+            if timestamps {
+                writeln!(
+                    out,
+                    "{} {line}",
+                    time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+                )
             } else {
-                0
-            };
-            let mut out = std::io::stdout().lock();
-            for (time, line) in lines.into_iter().skip(skip) {
-                if timestamps {
-                    writeln!(
-                        out,
-                        "{} {line}",
-                        time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
-                    )?;
-                } else {
-                    writeln!(out, "{line}")?;
-                }
+                writeln!(out, "{line}")
             }
-            out.flush()?;
-            offset = complete.len();
+        });
+        match printed.and_then(|()| out.flush()) {
+            Ok(()) => {}
+            // The reader went away (`logs | head`): done.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("read {}", file.display())),
         }
-        first = false;
         if !follow || previous {
             return Ok(());
         }
@@ -709,9 +678,10 @@ pub fn logs(root: &Path, args: LogsArgs) -> anyhow::Result<()> {
             .is_some_and(|c| {
                 matches!(c.state, ContainerState::Running { .. }) && c.restart_count == index
             });
-        if !running && !paths.dir.exists()
-            || (!running && offset == complete.len() && status.is_some())
-        {
+        if !running {
+            // What was written before it ended, then done.
+            follower.poll(|_, line| writeln!(out, "{line}")).ok();
+            let _ = out.flush();
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));

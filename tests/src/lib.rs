@@ -523,3 +523,37 @@ pub fn pod_cgroups(uid: &str) -> Vec<String> {
     }
     found
 }
+
+/// Run `command` with its stdout piped, read at most `limit` bytes of it
+/// (then close the pipe, as `| head -c` does) and wait for it; returns the
+/// bytes read and the child's peak resident memory in KiB (its own
+/// `ru_maxrss`, from wait4).
+#[expect(
+    clippy::zombie_processes,
+    reason = "reaped by wait4 below, which also gives its rusage"
+)]
+pub fn run_measured(command: &mut Command, limit: usize) -> (Vec<u8>, i64) {
+    use std::io::Read;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = Vec::new();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buffer = [0u8; 8192];
+    while out.len() < limit {
+        match stdout.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buffer[..n.min(limit - out.len())]),
+        }
+    }
+    drop(stdout);
+    let mut status = 0;
+    // SAFETY: `rusage` is plain data; wait4 fills it and `status` for our own child.
+    let mut usage: nix::libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for the child spawned above, writing into the two locals.
+    let pid = unsafe { nix::libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32, "wait4");
+    (out, usage.ru_maxrss)
+}
