@@ -101,58 +101,6 @@ const ALL_CAPABILITIES: &[&str] = &[
     "CAP_AUDIT_READ",
 ];
 
-/// System calls Docker's default seccomp profile does not allow an
-/// unprivileged container: refused here with EPERM (a deny list).
-pub const BLOCKED_SYSCALLS: &[&str] = &[
-    "mount",
-    "umount2",
-    "pivot_root",
-    "move_mount",
-    "open_tree",
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "fspick",
-    "kexec_load",
-    "kexec_file_load",
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "create_module",
-    "reboot",
-    "swapon",
-    "swapoff",
-    "acct",
-    "settimeofday",
-    "clock_settime",
-    "clock_adjtime",
-    "adjtimex",
-    "stime",
-    "bpf",
-    "open_by_handle_at",
-    "name_to_handle_at",
-    "keyctl",
-    "add_key",
-    "request_key",
-    "userfaultfd",
-    "quotactl",
-    "lookup_dcookie",
-    "iopl",
-    "ioperm",
-    "get_kernel_syms",
-    "query_module",
-    "uselib",
-    "ustat",
-    "sysfs",
-    "_sysctl",
-    "nfsservctl",
-    "vhangup",
-    "syslog",
-    "perf_event_open",
-    "unshare",
-    "setns",
-];
-
 /// The environment variable holding the image's default `PATH` when it has none.
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -296,14 +244,6 @@ fn capabilities(container: &Container) -> Vec<String> {
     caps.sort();
     caps.dedup();
     caps
-}
-
-fn seccomp() -> Value {
-    json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-        "syscalls": [{"names": BLOCKED_SYSCALLS, "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
-    })
 }
 
 fn bind(destination: &str, source: &Path, read_only: bool) -> Value {
@@ -451,7 +391,7 @@ pub fn pause_spec(pod: &PodSpec, paths: &PodPaths, rootfs: &Path) -> Result<Spec
         pids_limit: 16,
     };
     spec["linux"]["resources"] = resources(&limits);
-    spec["linux"]["seccomp"] = seccomp();
+    spec["linux"]["seccomp"] = crate::seccomp::profile(&[]);
     spec["root"] = json!({"path": rootfs, "readonly": true});
     spec["process"]["args"] = json!(["/pause"]);
     spec["process"]["env"] = json!([DEFAULT_PATH]);
@@ -569,7 +509,7 @@ pub fn app_spec(
         spec["linux"]["maskedPaths"] = json!([]);
         spec["linux"]["readonlyPaths"] = json!([]);
     } else {
-        spec["linux"]["seccomp"] = seccomp();
+        spec["linux"]["seccomp"] = crate::seccomp::profile(&caps);
     }
 
     // Mounts: the defaults without their private /dev/shm, then the pod's files and volumes.

@@ -17,6 +17,7 @@ pub mod pod;
 pub mod probe;
 pub mod runtime;
 pub mod sandbox;
+pub mod seccomp;
 pub mod spec;
 pub mod status;
 pub mod supervisor;

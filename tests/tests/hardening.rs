@@ -434,3 +434,72 @@ fn deleting_works_on_a_full_disk() {
     }
     assert!(processes_with(root.path().to_str().unwrap()).is_empty());
 }
+
+/// A static program that makes system calls the filter must refuse and
+/// prints `name result errno` for each.
+const SYSCALL_PROBE: &str = r#"
+#include <errno.h>
+#include <stdio.h>
+#include <sys/personality.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static void show(const char *name, long r) { printf("%s %ld %d\n", name, r, r < 0 ? errno : 0); }
+int main(void) {
+    show("io_uring_setup", syscall(SYS_io_uring_setup, 1, (void *)0));
+    show("keyctl", syscall(SYS_keyctl, 0, 0, 0, 0, 0));
+    show("personality_no_randomize", personality(ADDR_NO_RANDOMIZE));
+    show("personality_query", personality(0xffffffff));
+    show("personality_linux32", personality(PER_LINUX32));
+    return 0;
+}
+"#;
+
+#[test]
+fn the_seccomp_profile_refuses_io_uring_keyctl_and_odd_personas() {
+    let build = tempfile::tempdir().unwrap();
+    let source = build.path().join("probe.c");
+    std::fs::write(&source, SYSCALL_PROBE).unwrap();
+    let binary = build.path().join("probe");
+    let (code, _, err) = tests::output(
+        std::process::Command::new("gcc")
+            .args(["-static", "-O1", "-o"])
+            .arg(&binary)
+            .arg(&source),
+    );
+    assert_eq!(code, 0, "gcc (installed by cargo xtask setup): {err}");
+    let root = Root::with_busybox();
+    let manifest = pod(
+        "filtered",
+        "  volumes: [{name: tools, emptyDir: {}}]\n  containers:\n  - {name: c, image: busybox, command: [sleep, '3600'], volumeMounts: [{name: tools, mountPath: /tools}]}\n",
+    );
+    root.start(&manifest, &[]);
+    let uid = uid_of(&root, "filtered");
+    let volume = root
+        .path()
+        .join("pods")
+        .join(&uid)
+        .join("volumes/tools/probe");
+    std::fs::copy(&binary, &volume).unwrap();
+    let (code, out, err) = root.podctl(&["exec", "filtered", "--", "/tools/probe"]);
+    assert_eq!(code, 0, "{err}");
+    let result = |name: &str| -> (i64, i32) {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap();
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields[1].parse().unwrap(), fields[2].parse().unwrap())
+    };
+    const EPERM: i32 = 1;
+    assert_eq!(result("io_uring_setup"), (-1, EPERM), "{out}");
+    assert_eq!(result("keyctl"), (-1, EPERM), "{out}");
+    assert_eq!(result("personality_no_randomize"), (-1, EPERM), "{out}");
+    assert!(result("personality_query").0 >= 0, "{out}");
+    assert!(result("personality_linux32").0 >= 0, "{out}");
+    // The same program outside any filter gets past seccomp (EFAULT, not EPERM).
+    let (_, host, _) = tests::output(&mut std::process::Command::new(&binary));
+    assert!(
+        host.contains("io_uring_setup -1 14") || host.contains("io_uring_setup -1 38"),
+        "{host}"
+    );
+}

@@ -163,7 +163,7 @@ pub fn e2e(filter: &[String]) -> Result {
     images()?;
     let mut test = beside_hidden()?;
     test.arg(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["test", "-p", "tests", "--"])
+        .args(["test", "--no-fail-fast", "-p", "tests", "--"])
         .args(filter)
         .env("PODCTL_TARGET_DIR", root().join("target/debug"));
     run(&mut test)
