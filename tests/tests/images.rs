@@ -508,3 +508,92 @@ fn whiteouts_of_dot_and_dotdot_are_refused_and_remove_no_other_layer() {
     assert_eq!(code, 0, "{err}");
     assert!(out.len() > 100_000);
 }
+
+#[test]
+fn names_that_are_not_references_are_refused_on_import() {
+    let root = Root::new();
+    let dir = tempfile::tempdir().unwrap();
+    write_layout(
+        dir.path(),
+        "../../x:latest",
+        &[raw_tar(&[Entry::File("f", b"x")])],
+    );
+    let (code, _, err) = root.podctl(&["image", "import", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("\"../../x\"") && err.contains("not a valid name"),
+        "{err}"
+    );
+    for bad in ["../../y", "a//b", "UPPER", "x/.hidden"] {
+        let (code, _, err) = root.podctl(&[
+            "image",
+            "import",
+            dir.path().to_str().unwrap(),
+            "--name",
+            bad,
+        ]);
+        assert_ne!(code, 0, "{bad}: {err}");
+    }
+    let (_, out, _) = root.podctl(&["image", "ls"]);
+    assert!(!out.contains("../"), "{out}");
+}
+
+#[test]
+fn a_layer_that_unpacks_past_its_limit_is_refused_and_leaves_nothing() {
+    let root = Root::new();
+    let dir = tempfile::tempdir().unwrap();
+    // 8 MiB of zeros: a few KiB compressed.
+    let zeros = vec![0u8; 8 << 20];
+    write_layout(
+        dir.path(),
+        "latest",
+        &[raw_tar(&[Entry::File("zeros", &zeros)])],
+    );
+    let (code, _, err) = root.podctl(&[
+        "image",
+        "import",
+        dir.path().to_str().unwrap(),
+        "--name",
+        "bomb",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = output(
+        Command::new(bin("podctl"))
+            .arg("--root")
+            .arg(root.path())
+            .args(["image", "unpack", "bomb"])
+            .env("PODCTL_MAX_LAYER_SIZE", "1Mi"),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("decompression bomb") && err.contains("PODCTL_MAX_LAYER_SIZE"),
+        "{err}"
+    );
+    assert!(tree(&root.path().join("images/layers/sha256")).is_empty());
+    assert!(tree(&root.path().join("images/tmp")).is_empty());
+    // Within the limit it unpacks.
+    let (code, _, err) = root.podctl(&["image", "unpack", "bomb"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn an_image_with_too_many_layers_is_refused() {
+    let root = Root::new();
+    let dir = tempfile::tempdir().unwrap();
+    let layers: Vec<Vec<u8>> = (0..129)
+        .map(|i| raw_tar(&[Entry::File(&format!("f{i}"), b"x")]))
+        .collect();
+    write_layout(dir.path(), "latest", &layers);
+    let (code, _, err) = root.podctl(&[
+        "image",
+        "import",
+        dir.path().to_str().unwrap(),
+        "--name",
+        "deep",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("129 layers") && err.contains("at most 128"),
+        "{err}"
+    );
+}

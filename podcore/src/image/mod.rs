@@ -54,6 +54,15 @@ pub enum Error {
         expected: String,
         actual: String,
     },
+    #[error(
+        "layer {layer} unpacks to more than {limit} bytes ({compressed} bytes compressed): \
+         refused as a decompression bomb; set PODCTL_MAX_LAYER_SIZE for larger layers"
+    )]
+    LayerTooLarge {
+        layer: String,
+        compressed: u64,
+        limit: u64,
+    },
     #[error("not an OCI image layout at {path}: {detail}")]
     BadLayout { path: PathBuf, detail: String },
     #[error("unsupported {what}: {detail}")]
@@ -282,6 +291,16 @@ impl Store {
                     what: format!("parse config {}", manifest.config().digest()),
                     source,
                 })?;
+            if manifest.layers().len() > MAX_LAYERS {
+                return Err(Error::BadLayout {
+                    path: layout.clone(),
+                    detail: format!(
+                        "manifest {} has {} layers: at most {MAX_LAYERS}",
+                        descriptor.digest(),
+                        manifest.layers().len()
+                    ),
+                });
+            }
             if config.rootfs().diff_ids().len() != manifest.layers().len() {
                 return Err(Error::BadLayout {
                     path: layout.clone(),
@@ -556,12 +575,23 @@ impl Store {
             .map_err(io_err("create unpack folder in", &staging))?;
         let blob = self.blob_path(&digest);
         let file = io::BufReader::new(unpack::open(&blob)?);
+        let limit = unpacked_limit(layer.size(), max_layer_size());
         let mut reader = HashingReader {
             inner: decompressor(layer, file)?,
             hasher: Sha256::new(),
+            read: 0,
+            limit,
         };
-        unpack::unpack_layer(&mut reader, temp.path(), &digest)?;
-        io::copy(&mut reader, &mut io::sink()).map_err(io_err("read", &blob))?;
+        let unpacked = unpack::unpack_layer(&mut reader, temp.path(), &digest)
+            .and_then(|()| io::copy(&mut reader, &mut io::sink()).map_err(io_err("read", &blob)));
+        if reader.read > limit {
+            return Err(Error::LayerTooLarge {
+                layer: digest,
+                compressed: layer.size(),
+                limit,
+            });
+        }
+        unpacked?;
         let actual = format!("sha256:{}", hex::encode(reader.hasher.finalize()));
         if actual != diff_id {
             return Err(Error::DiffIdMismatch {
@@ -594,17 +624,49 @@ impl Store {
     }
 }
 
+/// A layer's tar stream, hashed as it is read and cut off past `limit` bytes.
 struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
+    read: u64,
+    limit: u64,
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read > self.limit {
+            return Err(io::Error::other("the layer unpacks to more than its limit"));
+        }
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
+}
+
+/// Past this many unpacked bytes a layer must stay within [`MAX_RATIO`] of its
+/// compressed size: real layers compress a few times, decompression bombs a
+/// thousand times.
+const RATIO_FREE: u64 = 64 << 20;
+/// The most a layer may unpack to, per compressed byte, past [`RATIO_FREE`].
+const MAX_RATIO: u64 = 100;
+/// The default cap on a layer's unpacked size (`PODCTL_MAX_LAYER_SIZE` sets another).
+pub const DEFAULT_MAX_LAYER_SIZE: u64 = 8 << 30;
+/// The most layers an image may have (overlayfs' and Docker's limit is 128).
+const MAX_LAYERS: usize = 128;
+
+/// How many bytes a layer of `compressed` bytes may unpack to, at most `max`.
+fn unpacked_limit(compressed: u64, max: u64) -> u64 {
+    max.min(RATIO_FREE.max(compressed.saturating_mul(MAX_RATIO)))
+}
+
+/// The cap on a layer's unpacked size: `PODCTL_MAX_LAYER_SIZE` (a quantity
+/// such as `20Gi`) or [`DEFAULT_MAX_LAYER_SIZE`].
+fn max_layer_size() -> u64 {
+    std::env::var("PODCTL_MAX_LAYER_SIZE")
+        .ok()
+        .and_then(|v| crate::spec::quantity::memory_bytes(&v).ok())
+        .unwrap_or(DEFAULT_MAX_LAYER_SIZE)
 }
 
 enum Compression {
@@ -667,6 +729,18 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
 /// Nested indexes are followed, keeping linux/amd64 entries.
 fn read_layout(layout: &Path) -> Result<Vec<(Descriptor, Option<String>)>> {
     let marker = layout.join("oci-layout");
+    for document in [&marker, &layout.join("index.json")] {
+        let size = std::fs::metadata(document).map_or(0, |m| m.len());
+        if size > MAX_DOCUMENT {
+            return Err(Error::BadLayout {
+                path: layout.to_path_buf(),
+                detail: format!(
+                    "{} is {size} bytes: at most {MAX_DOCUMENT}",
+                    document.display()
+                ),
+            });
+        }
+    }
     let text = std::fs::read_to_string(&marker).map_err(|e| Error::BadLayout {
         path: layout.to_path_buf(),
         detail: format!("cannot read oci-layout: {e}"),
@@ -749,4 +823,17 @@ fn extract_archive(path: &Path, dest: &Path) -> Result<()> {
         Box::new(file)
     };
     unpack::unpack_layer(reader, dest, &path.display().to_string())
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn bombs_are_cut_off_by_ratio_and_big_layers_by_the_cap() {
+        // Small layers may compress well; past 64 MiB only 100 times the compressed size.
+        assert_eq!(unpacked_limit(1, 8 << 30), RATIO_FREE);
+        assert_eq!(unpacked_limit(3 << 20, 8 << 30), 300 << 20);
+        assert_eq!(unpacked_limit(1 << 30, 8 << 30), 8 << 30);
+    }
 }

@@ -29,16 +29,16 @@ impl Reference {
         if tag.is_empty() {
             return Err(format!("image reference {text:?} has an empty tag"));
         }
-        let name_ok = name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:".contains(&b));
+        let name_ok = valid_name(name);
         let tag_ok = tag.len() <= 128
             && tag
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
         if !name_ok {
             return Err(format!(
-                "image name {name:?} may only hold lower-case letters, digits, '.', '_', '-' and '/'"
+                "image name {name:?} is not a valid name: [HOST[:PORT]/]PATH, where each \
+                 '/'-separated part of PATH is lower-case letters and digits joined by \
+                 '.', '_', '__' or dashes (no '..', no empty part)"
             ));
         }
         if !tag_ok {
@@ -51,6 +51,63 @@ impl Reference {
             tag: tag.to_string(),
         })
     }
+}
+
+/// The distribution spec's grammar for a repository name: an optional
+/// registry host (with a port) and path components of lower-case letters and
+/// digits joined by one `.`, one or two `_`, or any number of `-`.
+fn valid_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('/').collect();
+    let (host, path) = match parts.split_first() {
+        Some((first, rest))
+            if !rest.is_empty()
+                && (first.contains('.') || first.contains(':') || *first == "localhost") =>
+        {
+            (Some(*first), rest)
+        }
+        _ => (None, &parts[..]),
+    };
+    let host_ok = host.is_none_or(|host| {
+        let (hostname, port) = host.split_once(':').unwrap_or((host, "0"));
+        !hostname.is_empty()
+            && hostname.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            })
+            && !port.is_empty()
+            && port.bytes().all(|b| b.is_ascii_digit())
+    });
+    host_ok && !path.is_empty() && path.iter().all(|part| valid_component(part))
+}
+
+fn valid_component(part: &str) -> bool {
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = part.as_bytes();
+    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return false;
+    }
+    // Separators between letter-and-digit runs: ".", "_", "__" or "-"+.
+    let mut i = 0;
+    while i < bytes.len() {
+        if alnum(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && !alnum(bytes[i]) {
+            i += 1;
+        }
+        let separator = &part[start..i];
+        let ok = matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-');
+        if !ok {
+            return false;
+        }
+    }
+    true
 }
 
 impl fmt::Display for Reference {
@@ -85,6 +142,28 @@ mod tests {
             ("host:5000/team/app".into(), "v2".into())
         );
         assert!(Reference::parse("Busybox").is_err());
+        for bad in [
+            "../../x",
+            "a/../b",
+            "./x",
+            "/x",
+            "a//b",
+            "a..b",
+            "-a",
+            "a-",
+            "x/.hidden",
+            "host:port/x",
+        ] {
+            assert!(Reference::parse(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "a.b_c__d--e",
+            "localhost/x",
+            "127.0.0.1:5000/team/app",
+            "registry.k8s.io/pause",
+        ] {
+            assert!(Reference::parse(good).is_ok(), "{good}");
+        }
         assert!(Reference::parse("busybox:").is_err());
         assert!(Reference::parse(":tag").is_err());
     }
