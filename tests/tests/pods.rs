@@ -695,7 +695,8 @@ spec:
         ns(std::process::id() as i32, "net"),
         "hostNetwork: the host's network namespace"
     );
-    for name in ["nonroot"] {
+    {
+        let name = "nonroot";
         let status = wait_for(Duration::from_secs(10), || {
             let s = root.container_status("sec", name);
             s["state"]["terminated"].is_object().then_some(s)
