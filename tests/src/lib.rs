@@ -524,21 +524,24 @@ pub fn pod_cgroups(uid: &str) -> Vec<String> {
     found
 }
 
-/// Run `command` with its stdout piped, read at most `limit` bytes of it
-/// (then close the pipe, as `| head -c` does) and wait for it; returns the
-/// bytes read and the child's peak resident memory in KiB (its own
-/// `ru_maxrss`, from wait4).
-#[expect(
-    clippy::zombie_processes,
-    reason = "reaped by wait4 below, which also gives its rusage"
-)]
-pub fn run_measured(command: &mut Command, limit: usize) -> (Vec<u8>, i64) {
+/// Run `command` under GNU time with its stdout piped, read at most
+/// `limit` bytes of it (then close the pipe, as `| head -c` does) and wait
+/// for it; returns the bytes read and the command's peak resident memory in
+/// KiB. (A child's own `ru_maxrss` would include this test process's peak,
+/// which the kernel carries through `execve`; GNU time's child starts from
+/// its small image.)
+pub fn run_measured(command: &Command, limit: usize) -> (Vec<u8>, u64) {
     use std::io::Read;
-    let mut child = command
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o"])
+        .arg(report.path())
+        .arg(command.get_program())
+        .args(command.get_args())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .unwrap();
+        .expect("GNU time (installed by cargo xtask setup)");
     let mut out = Vec::new();
     let mut stdout = child.stdout.take().unwrap();
     let mut buffer = [0u8; 8192];
@@ -549,11 +552,12 @@ pub fn run_measured(command: &mut Command, limit: usize) -> (Vec<u8>, i64) {
         }
     }
     drop(stdout);
-    let mut status = 0;
-    // SAFETY: `rusage` is plain data; wait4 fills it and `status` for our own child.
-    let mut usage: nix::libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for the child spawned above, writing into the two locals.
-    let pid = unsafe { nix::libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32, "wait4");
-    (out, usage.ru_maxrss)
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(report.path()).unwrap();
+    let kib = text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("GNU time said {text:?}"));
+    (out, kib)
 }

@@ -503,3 +503,37 @@ fn the_seccomp_profile_refuses_io_uring_keyctl_and_odd_personas() {
         "{host}"
     );
 }
+
+#[test]
+fn a_supervisor_dying_at_start_is_quoted_and_leaves_nothing() {
+    let root = Root::with_busybox();
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("podctl-supervisor");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'the supervisor fell over: no memory' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&fake).unwrap().permissions(),
+        0o755,
+    );
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let file = dir.path().join("pod.yaml");
+    std::fs::write(&file, pod("dies", SLEEPER)).unwrap();
+    let (code, _, err) = tests::output(
+        std::process::Command::new(tests::bin("podctl"))
+            .arg("--root")
+            .arg(root.path())
+            .args(["run", "-d", "-f"])
+            .arg(&file)
+            .env("PODCTL_SUPERVISOR", &fake),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("the supervisor fell over: no memory"),
+        "its last words are shown: {err}"
+    );
+    let pods = tree(&root.path().join("pods"));
+    assert!(pods.is_empty() || pods == ["by-name"], "{pods:?}");
+}

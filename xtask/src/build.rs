@@ -26,6 +26,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("util-linux", "unshare, nsenter and lsns in tests"),
     ("iproute2", "ip, to look at pod network namespaces"),
     ("file", "checks that pause is statically linked"),
+    ("time", "GNU time: the peak memory of a command in tests"),
 ];
 
 pub type Result<T = ()> = std::result::Result<T, String>;
