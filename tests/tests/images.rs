@@ -21,6 +21,21 @@ fn copy_dir(from: &Path, to: &Path) {
     assert_eq!(code, 0, "{err}");
 }
 
+/// Write an OCI layout of `layers` and `podctl image import` it as `name`;
+/// returns the exit code and stderr.
+fn import_layers(root: &Root, name: &str, layers: &[Vec<u8>]) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    write_layout(dir.path(), "latest", layers);
+    let (code, _, err) = root.podctl(&[
+        "image",
+        "import",
+        dir.path().to_str().unwrap(),
+        "--name",
+        name,
+    ]);
+    (code, err)
+}
+
 #[test]
 fn a_fresh_store_has_the_pause_image_and_imports_busybox() {
     let root = Root::new();
@@ -259,15 +274,7 @@ fn hostile_layers_are_refused_and_write_nothing_outside_the_cache() {
     ];
     for (name, layer) in hostile {
         let root = Root::new();
-        let dir = tempfile::tempdir().unwrap();
-        write_layout(dir.path(), "latest", &[layer]);
-        let (code, _, err) = root.podctl(&[
-            "image",
-            "import",
-            dir.path().to_str().unwrap(),
-            "--name",
-            name,
-        ]);
+        let (code, err) = import_layers(&root, name, &[layer]);
         assert_eq!(code, 0, "{name}: import only checks digests: {err}");
         let (code, _, err) = root.podctl(&["image", "unpack", name]);
         assert_eq!(code, 1, "{name}: must be refused");
@@ -470,20 +477,12 @@ fn whiteouts_of_dot_and_dotdot_are_refused_and_remove_no_other_layer() {
         ("dot", "sub/.wh.."),
         ("empty", "sub/.wh."),
     ] {
-        let dir = tempfile::tempdir().unwrap();
         let layer = raw_tar(&[
             Entry::Dir("sub/"),
             Entry::File("sub/kept", b"x"),
             Entry::File(whiteout, b""),
         ]);
-        write_layout(dir.path(), "latest", &[layer]);
-        let (code, _, err) = root.podctl(&[
-            "image",
-            "import",
-            dir.path().to_str().unwrap(),
-            "--name",
-            name,
-        ]);
+        let (code, err) = import_layers(&root, name, &[layer]);
         assert_eq!(code, 0, "{name}: {err}");
         let manifest = format!(
             "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  containers:\n  - {{name: c, image: {name}, command: [sh]}}\n"
@@ -541,21 +540,9 @@ fn names_that_are_not_references_are_refused_on_import() {
 #[test]
 fn a_layer_that_unpacks_past_its_limit_is_refused_and_leaves_nothing() {
     let root = Root::new();
-    let dir = tempfile::tempdir().unwrap();
     // 8 MiB of zeros: a few KiB compressed.
     let zeros = vec![0u8; 8 << 20];
-    write_layout(
-        dir.path(),
-        "latest",
-        &[raw_tar(&[Entry::File("zeros", &zeros)])],
-    );
-    let (code, _, err) = root.podctl(&[
-        "image",
-        "import",
-        dir.path().to_str().unwrap(),
-        "--name",
-        "bomb",
-    ]);
+    let (code, err) = import_layers(&root, "bomb", &[raw_tar(&[Entry::File("zeros", &zeros)])]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = output(
         Command::new(bin("podctl"))
@@ -579,18 +566,10 @@ fn a_layer_that_unpacks_past_its_limit_is_refused_and_leaves_nothing() {
 #[test]
 fn an_image_with_too_many_layers_is_refused() {
     let root = Root::new();
-    let dir = tempfile::tempdir().unwrap();
     let layers: Vec<Vec<u8>> = (0..129)
         .map(|i| raw_tar(&[Entry::File(&format!("f{i}"), b"x")]))
         .collect();
-    write_layout(dir.path(), "latest", &layers);
-    let (code, _, err) = root.podctl(&[
-        "image",
-        "import",
-        dir.path().to_str().unwrap(),
-        "--name",
-        "deep",
-    ]);
+    let (code, err) = import_layers(&root, "deep", &layers);
     assert_eq!(code, 1, "{err}");
     assert!(
         err.contains("129 layers") && err.contains("at most 128"),
