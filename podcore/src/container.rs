@@ -359,7 +359,13 @@ pub fn pause_spec(pod: &PodSpec, paths: &PodPaths, rootfs: &Path) -> Result<Spec
         .remove("hostname");
     let mut namespaces = vec![json!({"type": "mount"})];
     if !pod.host_network {
-        namespaces.push(json!({"type": "network"}));
+        // The pod's pinned namespace (see `network`), else a fresh one.
+        let pinned = crate::network::netns_path(&paths.root, &paths.uid);
+        namespaces.push(if pinned.exists() {
+            json!({"type": "network", "path": pinned})
+        } else {
+            json!({"type": "network"})
+        });
         namespaces.push(json!({"type": "uts"}));
         spec["hostname"] = json!(pod.hostname);
     }
@@ -808,6 +814,7 @@ mod tests {
             liveness_probe: None,
             readiness_probe: None,
             startup_probe: None,
+            ports: vec![],
         }
     }
 

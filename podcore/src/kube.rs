@@ -96,6 +96,14 @@ pub fn pod_object(record: &PodRecord, status: Option<&PodStatus>) -> k8s::Pod {
         message: s.message.clone(),
         start_time: s.start_time.map(time),
         pod_ip: s.pod_ip.clone(),
+        pod_ips: (!s.pod_ips.is_empty()).then(|| {
+            s.pod_ips
+                .iter()
+                .map(|ip| k8s::PodIP { ip: ip.clone() })
+                .collect()
+        }),
+        host_ip: s.host_ip.clone(),
+        host_ips: s.host_ip.clone().map(|ip| vec![k8s::HostIP { ip }]),
         qos_class: Some(s.qos_class.clone()),
         conditions: Some(
             s.conditions

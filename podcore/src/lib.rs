@@ -13,6 +13,7 @@ pub mod fsutil;
 pub mod image;
 pub mod kube;
 pub mod logs;
+pub mod network;
 pub mod pod;
 pub mod probe;
 pub mod runtime;

@@ -152,6 +152,9 @@ pub struct RunOptions {
     /// kubelet's `containerLogMaxFiles`, 5).
     #[serde(default = "default_log_max_files")]
     pub log_max_files: u32,
+    /// Where the pod's CNI network config and plugins are found.
+    #[serde(default)]
+    pub cni: crate::network::CniPaths,
 }
 
 fn default_log_max_size() -> u64 {
@@ -172,6 +175,7 @@ impl Default for RunOptions {
             allow_host_namespaces: false,
             log_max_size: default_log_max_size(),
             log_max_files: default_log_max_files(),
+            cni: crate::network::CniPaths::default(),
         }
     }
 }

@@ -23,6 +23,16 @@ pub enum PrepareError {
     },
     #[error("{0}")]
     Pod(#[from] crate::pod::PodError),
+    #[error("pod network: {0}")]
+    Network(#[from] crate::network::NetworkError),
+    #[error(
+        "{field}: {port} is already published by pod {holder}: pick another hostPort or delete that pod"
+    )]
+    PortTaken {
+        field: String,
+        port: String,
+        holder: String,
+    },
     /// The pod asks for something that hands it the host, not allowed by the run's options.
     #[error("{field}: {what} is refused: {why}; run with {flag} to allow it")]
     Refused {
@@ -151,8 +161,6 @@ pub fn prepare(
     })?;
 
     let uid = uuid::Uuid::new_v4().to_string();
-    claim_name(root, &pod.namespace, &pod.name, &uid)?;
-    let paths = PodPaths::new(root, &uid);
     let record = PodRecord {
         uid: uid.clone(),
         created: Utc::now(),
@@ -161,15 +169,50 @@ pub fn prepare(
         pause,
         options,
     };
+    // hostPorts are checked and claimed (the record written) under one lock,
+    // so two runs cannot both take a port.
+    let _ports = port_lock(root)?;
+    if let Some((field, port, holder)) = crate::network::host_port_clash(root, &record) {
+        return Err(PrepareError::PortTaken {
+            field,
+            port,
+            holder,
+        });
+    }
+    claim_name(root, &record.spec.namespace, &record.spec.name, &uid)?;
+    let paths = PodPaths::new(root, &uid);
+    let undo = || {
+        let _ = std::fs::remove_dir_all(&paths.dir);
+        release_name(root, &record.spec.namespace, &record.spec.name, &uid);
+    };
     let written = std::fs::create_dir_all(&paths.dir)
         .map_err(crate::pod::io("create", &paths.dir))
         .and_then(|()| write_json(&paths.record(), &record));
     if let Err(error) = written {
-        let _ = std::fs::remove_dir_all(&paths.dir);
-        release_name(root, &record.spec.namespace, &record.spec.name, &uid);
+        undo();
+        return Err(error.into());
+    }
+    if !record.spec.host_network
+        && let Err(error) = crate::network::setup(root, &record, &record.options.cni)
+    {
+        undo();
         return Err(error.into());
     }
     Ok(record)
+}
+
+/// The root's hostPort lock (an exclusive `flock` held while dropped).
+fn port_lock(root: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, PrepareError> {
+    std::fs::create_dir_all(root).map_err(crate::pod::io("create", root))?;
+    let path = root.join("ports.lock");
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(crate::pod::io("open", &path))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| crate::pod::io("lock", &path)(e.into()).into())
 }
 
 /// What is left of a pod after it was cleaned up: nothing, when it worked.
@@ -183,6 +226,9 @@ pub struct Leftovers {
     pub mounts: Vec<PathBuf>,
     /// The pod's folder, still there.
     pub folder: Option<PathBuf>,
+    /// Why the pod's network could not be torn down (its folder is then
+    /// kept, so that `delete` can be run again once the cause is fixed).
+    pub network: Option<String>,
 }
 
 impl Leftovers {
@@ -191,6 +237,7 @@ impl Leftovers {
             && self.cgroups.is_empty()
             && self.mounts.is_empty()
             && self.folder.is_none()
+            && self.network.is_none()
     }
 }
 
@@ -214,6 +261,9 @@ impl std::fmt::Display for Leftovers {
         }
         if let Some(folder) = &self.folder {
             parts.push(format!("folder {}", folder.display()));
+        }
+        if let Some(network) = &self.network {
+            parts.push(format!("network ({network})"));
         }
         f.write_str(&parts.join("; "))
     }
@@ -247,12 +297,28 @@ pub fn stop_everything(root: &Path, pod: &PodEntry, keep_folder: bool) -> Leftov
             crate::container::destroy(&state_root, &id);
         }
     }
-    crate::sandbox::teardown(&paths, &pod.namespace, &pod.name, keep_folder);
+    // The network outlives the containers for a recovered pod (same IP);
+    // a deleted pod's goes, and its folder stays while that fails.
+    let network = if keep_folder {
+        None
+    } else {
+        crate::network::teardown(root, &pod.uid)
+            .err()
+            .map(|e| e.to_string())
+    };
+    crate::sandbox::teardown(
+        &paths,
+        &pod.namespace,
+        &pod.name,
+        keep_folder || network.is_some(),
+    );
     Leftovers {
         processes: crate::cgroups::pod_processes(&pod.uid),
         cgroups: crate::cgroups::pod_dirs(&pod.uid),
         mounts: crate::sandbox::mounts_below(&paths.dir),
-        folder: (!keep_folder && paths.dir.exists()).then(|| paths.dir.clone()),
+        folder: (!keep_folder && network.is_none() && paths.dir.exists())
+            .then(|| paths.dir.clone()),
+        network,
     }
 }
 

@@ -33,11 +33,12 @@ pub fn hosts_file(pod: &PodSpec, pod_ip: Option<&str>) -> String {
     out
 }
 
-/// Create the pod's shared files, `/dev/shm` and volumes.
-pub fn prepare(pod: &PodSpec, paths: &PodPaths) -> Result<(), PodError> {
+/// Create the pod's shared files, `/dev/shm` and volumes; `/etc/hosts` maps
+/// the pod's hostname to `pod_ip` (to 127.0.1.1 without a pod network).
+pub fn prepare(pod: &PodSpec, paths: &PodPaths, pod_ip: Option<&str>) -> Result<(), PodError> {
     let etc = paths.etc();
     std::fs::create_dir_all(&etc).map_err(io("create", &etc))?;
-    write(&etc.join("hosts"), &hosts_file(pod, None))?;
+    write(&etc.join("hosts"), &hosts_file(pod, pod_ip))?;
     write(&etc.join("hostname"), &format!("{}\n", pod.hostname))?;
     let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     write(&etc.join("resolv.conf"), &resolv)?;
@@ -95,7 +96,8 @@ pub fn loopback_up(pid: i32) -> std::io::Result<()> {
     result
 }
 
-fn set_up(interface: &str) -> std::io::Result<()> {
+/// Bring `interface` up in this thread's network namespace.
+pub(crate) fn set_up(interface: &str) -> std::io::Result<()> {
     use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
     let socket = socket(
         AddressFamily::Inet,

@@ -107,6 +107,12 @@ pub struct PodStatus {
     pub message: Option<String>,
     pub start_time: Option<DateTime<Utc>>,
     pub pod_ip: Option<String>,
+    /// Every address of the pod, `pod_ip` first.
+    #[serde(default)]
+    pub pod_ips: Vec<String>,
+    /// The node's address (`status.hostIP`).
+    #[serde(default)]
+    pub host_ip: Option<String>,
     pub qos_class: String,
     pub terminating: bool,
     pub conditions: Vec<Condition>,

@@ -295,6 +295,8 @@ impl Supervisor {
             message: None,
             start_time: Some(now),
             pod_ip: None,
+            pod_ips: Vec::new(),
+            host_ip: None,
             qos_class: qos.as_str().into(),
             terminating: false,
             conditions: ["PodScheduled", "Initialized", "ContainersReady", "Ready"]
@@ -309,6 +311,12 @@ impl Supervisor {
             containers: Vec::new(),
             events: Vec::new(),
         };
+        let mut status = status;
+        if let Some(attachment) = crate::network::attachment(&paths) {
+            status.pod_ip = attachment.pod_ip().map(str::to_string);
+            status.pod_ips = attachment.ips.clone();
+        }
+        status.host_ip = crate::network::host_ip();
         Self {
             paths,
             record,
@@ -392,7 +400,8 @@ impl Supervisor {
             self.record.spec.namespace.clone(),
             self.record.spec.name.clone(),
         );
-        crate::sandbox::teardown(&self.paths, &namespace, &name, self.recovering);
+        // podctl removes the rest (folder, name, network) once told of the error.
+        crate::sandbox::teardown(&self.paths, &namespace, &name, true);
         if self.recovering {
             // Keep the pod and say why it ended.
             self.status.phase = Phase::Failed;
@@ -439,10 +448,16 @@ impl Supervisor {
         let id = self.paths.container_id("pause");
         let bundle = self.paths.container("pause").join("bundle");
         let state_root = self.state_root();
-        let loopback = !self.record.spec.host_network;
+        // A pinned namespace has lo up already (see `network::pin_netns`).
+        let loopback = !self.record.spec.host_network
+            && !crate::network::netns_path(&self.paths.root, &self.paths.uid).exists();
         let pid = create_in_child(|| {
             step("sandbox files (/etc, /dev/shm, volumes)", || {
-                crate::sandbox::prepare(&self.record.spec, &self.paths)
+                crate::sandbox::prepare(
+                    &self.record.spec,
+                    &self.paths,
+                    self.status.pod_ip.as_deref(),
+                )
             })?;
             let rootfs = step("pause: mount root filesystem", || {
                 self.mount_rootfs("pause", &self.record.pause.layers, true)
@@ -1282,7 +1297,10 @@ impl Supervisor {
             self.record.spec.namespace.clone(),
             self.record.spec.name.clone(),
         );
-        crate::sandbox::teardown(&self.paths, &namespace, &name, !delete);
+        // The folder, the name and the pod's network are left to podctl,
+        // which waits for this process on every delete: the network is
+        // pinned in the host's mount namespace, out of this one's reach.
+        crate::sandbox::teardown(&self.paths, &namespace, &name, true);
         if !delete {
             self.status.terminating = false;
             self.dirty = true;

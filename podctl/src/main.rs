@@ -5,6 +5,7 @@
 mod image_cmd;
 mod output;
 mod pod_cmd;
+mod port_forward;
 mod terminal;
 
 use std::path::{Path, PathBuf};
@@ -84,6 +85,17 @@ enum Command {
         /// Log files kept per container run, the current one included (containerLogMaxFiles).
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..))]
         log_max_files: u32,
+        /// Where the CNI network config is: its first *.conflist names the pod
+        /// network (none: the built-in bridge on 10.86.0.0/16).
+        #[arg(long, default_value = podcore::network::DEFAULT_CONF_DIR)]
+        cni_conf_dir: PathBuf,
+        /// Where CNI plugins are (folders separated by ':').
+        #[arg(
+            long,
+            value_delimiter = ':',
+            default_value = "/usr/lib/cni:/opt/cni/bin"
+        )]
+        cni_bin_dir: Vec<PathBuf>,
     },
     /// List pods, or show one as Kubernetes shows it.
     ///
@@ -185,6 +197,21 @@ enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// Forward local ports to ports of a pod, as kubectl port-forward does
+    /// (no hostPort needed); Ctrl-C ends it.
+    ///
+    /// Example: podctl port-forward web 8080:80
+    PortForward {
+        name: String,
+        /// [LOCAL:]REMOTE, one or more.
+        #[arg(required = true, value_parser = port_forward::parse_forward)]
+        ports: Vec<port_forward::Forward>,
+        /// The local address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        address: std::net::IpAddr,
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+    },
     /// Give a pod whose supervisor died (status Unknown) a new supervisor: the
     /// sandbox is recreated and the containers restarted, keeping restart
     /// counts, logs and volumes.
@@ -259,6 +286,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             allow_host_namespaces,
             log_max_size,
             log_max_files,
+            cni_conf_dir,
+            cni_bin_dir,
         } => {
             let store = open_store(root)?;
             let args = pod_cmd::RunArgs {
@@ -271,6 +300,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 allow_host_namespaces,
                 log_max_size,
                 log_max_files,
+                cni: podcore::network::CniPaths {
+                    conf_dir: cni_conf_dir,
+                    bin_dirs: cni_bin_dir,
+                },
             };
             return Ok(pod_cmd::run(root, &store, args)? as u8);
         }
@@ -335,6 +368,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             );
         }
         Command::Recover { name, namespace } => pod_cmd::recover(root, &namespace, &name)?,
+        Command::PortForward {
+            name,
+            ports,
+            address,
+            namespace,
+        } => port_forward::run(root, &namespace, &name, &ports, address)?,
         Command::Inspect { name, namespace } => pod_cmd::inspect(root, &namespace, &name)?,
         Command::Completion { .. } => unreachable!("handled before the root check"),
     }

@@ -41,6 +41,7 @@ pub struct RunArgs {
     pub allow_host_namespaces: bool,
     pub log_max_size: u64,
     pub log_max_files: u32,
+    pub cni: podcore::network::CniPaths,
 }
 
 /// Parse a size as Kubernetes writes quantities (`10Mi`, `512Ki`, `1G`, bytes).
@@ -97,6 +98,7 @@ pub fn run(root: &Path, store: &Store, args: RunArgs) -> anyhow::Result<i32> {
         allow_host_namespaces: args.allow_host_namespaces,
         log_max_size: args.log_max_size,
         log_max_files: args.log_max_files,
+        cni: args.cni,
         ..RunOptions::default()
     };
     // Every pod of the file is checked before any is made.
@@ -129,7 +131,7 @@ pub fn run(root: &Path, store: &Store, args: RunArgs) -> anyhow::Result<i32> {
             since(prepare_started)
         );
         let supervisor_started = Instant::now();
-        start_supervisor(root, &record, &supervisor)
+        start_supervisor(root, &record, &supervisor, false)
             .with_context(|| format!("start pod {name}"))?;
         tracing::debug!(
             "step supervisor started the pod: {}",
@@ -186,7 +188,12 @@ fn toml_like(text: &str) -> bool {
 /// detached in its own session, and wait until it reports the pod started or
 /// failed. With `-v` the supervisor logs each step and its time to
 /// `supervisor.log`, which is then copied to stderr.
-pub fn start_supervisor(root: &Path, record: &PodRecord, exe: &Path) -> anyhow::Result<()> {
+pub fn start_supervisor(
+    root: &Path,
+    record: &PodRecord,
+    exe: &Path,
+    recovering: bool,
+) -> anyhow::Result<()> {
     let paths = PodPaths::new(root, &record.uid);
     let (read, write) = nix::unistd::pipe().context("create readiness pipe")?;
     let log =
@@ -251,7 +258,13 @@ pub fn start_supervisor(root: &Path, record: &PodRecord, exe: &Path) -> anyhow::
                 tail.join("\n")
             )
         }
-        other => bail!("{}", other.trim_start_matches("error: ")),
+        other => {
+            // A run's pod goes; a recovered pod stays, marked failed by its supervisor.
+            if !recovering {
+                podcore::runtime::force_cleanup(root, &record.entry());
+            }
+            bail!("{}", other.trim_start_matches("error: "))
+        }
     }
 }
 
@@ -1121,7 +1134,8 @@ pub fn recover(root: &Path, namespace: &str, name: &str) -> anyhow::Result<()> {
     if !left.is_empty() {
         bail!("pod {name}: what its last supervisor left cannot be removed: {left}");
     }
-    start_supervisor(root, &record, &supervisor).with_context(|| format!("recover pod {name}"))?;
+    start_supervisor(root, &record, &supervisor, true)
+        .with_context(|| format!("recover pod {name}"))?;
     println!("pod \"{name}\" recovered");
     Ok(())
 }

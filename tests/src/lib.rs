@@ -257,9 +257,63 @@ pub fn write_layout(dir: &Path, ref_name: &str, layers: &[Vec<u8>]) -> (String, 
     (manifest_digest, diff_ids)
 }
 
-/// A throwaway podctl root, removed (after unmounting anything below it) when dropped.
+/// A network namespace of the test's own, held open by a sleeping process
+/// (killed when dropped), with `lo` up. Pod networks made in it (bridge,
+/// veths, iptables rules) never touch the host's.
+pub struct NetNs {
+    holder: Guard,
+}
+
+impl NetNs {
+    pub fn new() -> Self {
+        let holder = Guard(
+            Command::new("unshare")
+                .args(["--net", "--", "sleep", "86400"])
+                .spawn()
+                .expect("unshare"),
+        );
+        let own = std::fs::read_link("/proc/self/ns/net").unwrap();
+        let pid = holder.pid();
+        wait_for(Duration::from_secs(5), || {
+            let link = std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()?;
+            (link != own).then_some(())
+        })
+        .expect("a network namespace of its own");
+        let netns = Self { holder };
+        let (code, _, err) = output(netns.enter().args(["ip", "link", "set", "lo", "up"]));
+        assert_eq!(code, 0, "lo up: {err}");
+        netns
+    }
+
+    /// The namespace's file, `/proc/<holder>/ns/net`.
+    pub fn path(&self) -> String {
+        format!("/proc/{}/ns/net", self.holder.pid())
+    }
+
+    /// Its id as `/proc/<pid>/ns/net` links show it (`net:[...]`).
+    pub fn id(&self) -> String {
+        ns(self.holder.pid(), "net")
+    }
+
+    /// `nsenter --net=<this namespace>`: add the command.
+    pub fn enter(&self) -> Command {
+        let mut command = Command::new("nsenter");
+        command.arg(format!("--net={}", self.path()));
+        command
+    }
+}
+
+impl Default for NetNs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A throwaway podctl root, removed (after unmounting anything below it) when
+/// dropped, whose podctl runs in a network namespace of the test's own.
 pub struct Root {
     pub dir: tempfile::TempDir,
+    pub netns: NetNs,
 }
 
 impl Root {
@@ -269,6 +323,7 @@ impl Root {
                 .prefix("podctl-test-")
                 .tempdir()
                 .unwrap(),
+            netns: NetNs::new(),
         }
     }
 
@@ -276,14 +331,26 @@ impl Root {
         self.dir.path()
     }
 
+    /// `podctl --root <this root>` in the root's network namespace: add arguments.
+    pub fn command(&self) -> Command {
+        let mut command = self.netns.enter();
+        command.arg(bin("podctl")).arg("--root").arg(self.path());
+        command
+    }
+
+    /// The same as a shell command line's start, for `script -c` and `sh -c`.
+    pub fn shell_prefix(&self) -> String {
+        format!(
+            "nsenter --net={} {} --root {}",
+            self.netns.path(),
+            bin("podctl").display(),
+            self.path().display()
+        )
+    }
+
     /// `podctl --root <this root> ARGS...`, returning (exit code, stdout, stderr).
     pub fn podctl(&self, args: &[&str]) -> (i32, String, String) {
-        output(
-            Command::new(bin("podctl"))
-                .arg("--root")
-                .arg(self.path())
-                .args(args),
-        )
+        output(self.command().args(args))
     }
 }
 
@@ -339,7 +406,10 @@ impl Root {
             .prefix("podctl-test-")
             .tempdir_in(parent)
             .unwrap();
-        Self::import_busybox(Self { dir })
+        Self::import_busybox(Self {
+            dir,
+            netns: NetNs::new(),
+        })
     }
 
     fn import_busybox(root: Self) -> Self {

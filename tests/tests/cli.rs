@@ -182,9 +182,7 @@ fn a_missing_supervisor_binary_is_named_and_no_pod_is_made() {
     let root = Root::with_busybox();
     let missing = root.path().join("nowhere/podctl-supervisor");
     let (code, _, err) = output(
-        Command::new(bin("podctl"))
-            .arg("--root")
-            .arg(root.path())
+        root.command()
             .args(["run", "-d", "-f"])
             .arg(tests::workspace().join("examples/two-containers-pod.yml"))
             .env("PODCTL_SUPERVISOR", &missing),
@@ -218,9 +216,7 @@ fn two_runs_of_one_name_at_once_give_one_pod_and_one_clear_error() {
     let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
     std::fs::write(file.path(), "apiVersion: v1\nkind: Pod\nmetadata: {name: race}\nspec:\n  containers:\n  - {name: c, image: busybox, command: [sleep, '3600']}\n").unwrap();
     let spawn = || {
-        Command::new(bin("podctl"))
-            .arg("--root")
-            .arg(root.path())
+        root.command()
             .args(["run", "-d", "-f"])
             .arg(file.path())
             .stdout(std::process::Stdio::piped())
@@ -285,9 +281,8 @@ fn exec_runs_inside_the_container_and_returns_its_exit_code() {
         err.contains("Defaulted container \"web\" out of: web, content"),
         "{err}"
     );
-    let mut child = Command::new(bin("podctl"))
-        .arg("--root")
-        .arg(root.path())
+    let mut child = root
+        .command()
         .args(["exec", "-s", "web", "-c", "content", "--", "cat"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -307,11 +302,7 @@ fn exec_runs_inside_the_container_and_returns_its_exit_code() {
 fn exec_t_runs_on_a_terminal_driven_through_a_pseudo_terminal() {
     let root = Root::with_busybox();
     root.start(&example("two-containers-pod.yml"), &[]);
-    let podctl = format!(
-        "{} --root {}",
-        bin("podctl").display(),
-        root.path().display()
-    );
+    let podctl = root.shell_prefix();
     // `script` gives podctl a pseudo-terminal of its own, as a user's shell would.
     let one_shot =
         format!("{podctl} exec -t two-containers-pod -c hello -- sh -c 'tty; echo done; exit 5'");
@@ -352,11 +343,7 @@ fn a_slow_delete_shows_progress_on_a_terminal_and_nothing_when_piped() {
     };
     root.start(&stubborn("on-tty"), &[]);
     root.start(&stubborn("piped"), &[]);
-    let podctl = format!(
-        "{} --root {}",
-        bin("podctl").display(),
-        root.path().display()
-    );
+    let podctl = root.shell_prefix();
     let (code, out, _) = output(Command::new("script").args([
         "-qec",
         &format!("{podctl} delete pod on-tty"),

@@ -522,9 +522,7 @@ fn a_supervisor_dying_at_start_is_quoted_and_leaves_nothing() {
     let file = dir.path().join("pod.yaml");
     std::fs::write(&file, pod("dies", SLEEPER)).unwrap();
     let (code, _, err) = tests::output(
-        std::process::Command::new(tests::bin("podctl"))
-            .arg("--root")
-            .arg(root.path())
+        root.command()
             .args(["run", "-d", "-f"])
             .arg(&file)
             .env("PODCTL_SUPERVISOR", &fake),

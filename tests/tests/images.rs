@@ -545,9 +545,7 @@ fn a_layer_that_unpacks_past_its_limit_is_refused_and_leaves_nothing() {
     let (code, err) = import_layers(&root, "bomb", &[raw_tar(&[Entry::File("zeros", &zeros)])]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = output(
-        Command::new(bin("podctl"))
-            .arg("--root")
-            .arg(root.path())
+        root.command()
             .args(["image", "unpack", "bomb"])
             .env("PODCTL_MAX_LAYER_SIZE", "1Mi"),
     );

@@ -1,7 +1,6 @@
 //! Pod lifecycle through the real podctl: restart policies and back-off,
 //! init and sidecar containers, graceful termination, a lost supervisor, logs.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tests::{Root, example, ns, output, proc_stat, wait_for};
@@ -414,13 +413,7 @@ fn hello_job_shows_its_line_and_foreground_run_streams_with_prefixes() {
     );
     let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
     std::fs::write(file.path(), "apiVersion: v1\nkind: Pod\nmetadata: {name: fg}\nspec:\n  restartPolicy: Never\n  containers:\n  - {name: a, image: busybox, command: [sh, -c, 'echo from-a']}\n  - {name: b, image: busybox, command: [sh, -c, 'sleep 0.3; echo from-b; exit 4']}\n").unwrap();
-    let (code, out, err) = output(
-        Command::new(tests::bin("podctl"))
-            .arg("--root")
-            .arg(root.path())
-            .args(["run", "--rm", "-f"])
-            .arg(file.path()),
-    );
+    let (code, out, err) = output(root.command().args(["run", "--rm", "-f"]).arg(file.path()));
     assert_eq!(code, 1, "a failed pod exits 1: {out}{err}");
     assert!(
         out.contains("[a] from-a\n") && out.contains("[b] from-b\n"),
@@ -435,9 +428,8 @@ fn a_foreground_run_interrupted_deletes_its_pod() {
     let root = Root::with_busybox();
     let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
     std::fs::write(file.path(), "apiVersion: v1\nkind: Pod\nmetadata: {name: fg}\nspec:\n  containers:\n  - {name: a, image: busybox, command: [sh, -c, 'echo started; sleep 3600']}\n").unwrap();
-    let child = Command::new(tests::bin("podctl"))
-        .arg("--root")
-        .arg(root.path())
+    let child = root
+        .command()
         .args(["run", "-f"])
         .arg(file.path())
         .stdout(std::process::Stdio::piped())
@@ -487,7 +479,13 @@ fn a_killed_pause_gets_a_new_sandbox_and_the_app_restarts() {
             .then_some(new_pause as i32)
     })
     .expect("a new pause and running containers");
-    assert_ne!(ns(rebuilt, "net"), old_net, "a new network namespace");
+    // The pod's network namespace is pinned: the new pause joins it and the
+    // pod keeps its IP.
+    assert_eq!(
+        ns(rebuilt, "net"),
+        old_net,
+        "the pod's pinned network namespace"
+    );
     for name in ["hello", "hello2"] {
         let pid = root.pid("two-containers-pod", name);
         assert_eq!(

@@ -1,9 +1,8 @@
 //! Container logs: rotated as the kubelet rotates them, read in constant memory.
 
-use std::process::Command;
 use std::time::Duration;
 
-use tests::{Root, bin, run_measured, wait_for};
+use tests::{Root, run_measured, wait_for};
 
 fn pod(name: &str, restart: &str, script: &str) -> String {
     format!(
@@ -79,8 +78,8 @@ fn logs_read_a_big_file_in_constant_memory() {
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].1 > 100_000_000, "{files:?}");
     let podctl = |args: &[&str]| {
-        let mut command = Command::new(bin("podctl"));
-        command.arg("--root").arg(root.path()).args(args);
+        let mut command = root.command();
+        command.args(args);
         command
     };
     let (out, tail_kib) = run_measured(&podctl(&["logs", "big", "--tail", "1"]), usize::MAX);
@@ -104,13 +103,7 @@ fn logs_follow_a_container_across_rotations() {
         &pod("rotating", "Never", script),
         &["--log-max-size", "4Ki", "--log-max-files", "2"],
     );
-    let (out, _) = run_measured(
-        Command::new(bin("podctl"))
-            .arg("--root")
-            .arg(root.path())
-            .args(["logs", "-f", "rotating"]),
-        usize::MAX,
-    );
+    let (out, _) = run_measured(root.command().args(["logs", "-f", "rotating"]), usize::MAX);
     let text = String::from_utf8(out).unwrap();
     let numbers: Vec<u32> = text
         .lines()

@@ -229,9 +229,8 @@ fn pod_mounts_do_not_propagate_back_to_a_host_with_shared_mounts() {
     // at that namespace's table once the pod runs.
     let root = Root::with_busybox();
     let script = format!(
-        "{} --root {} run -d -f {} >/dev/null && cat /proc/self/mountinfo",
-        tests::bin("podctl").display(),
-        root.path().display(),
+        "{} run -d -f {} >/dev/null && cat /proc/self/mountinfo",
+        root.shell_prefix(),
         workspace()
             .join("examples/two-containers-pod.yml")
             .display()
@@ -692,7 +691,7 @@ spec:
     let caps = root.pid("sec", "caps");
     assert_eq!(
         ns(caps, "net"),
-        ns(std::process::id() as i32, "net"),
+        root.netns.id(),
         "hostNetwork: the host's network namespace"
     );
     {

@@ -25,6 +25,11 @@ const PACKAGES: &[(&str, &str)] = &[
     ),
     ("util-linux", "unshare, nsenter and lsns in tests"),
     ("iproute2", "ip, to look at pod network namespaces"),
+    (
+        "containernetworking-plugins",
+        "the CNI plugins of the pod network (bridge, host-local, portmap)",
+    ),
+    ("iptables", "the bridge and portmap plugins program it"),
     ("file", "checks that pause is statically linked"),
     ("time", "GNU time: the peak memory of a command in tests"),
 ];
@@ -175,6 +180,8 @@ pub fn e2e(filter: &[String]) -> Result {
 /// temporary folder) is covered by an empty tmpfs or `/dev/null`: a fresh
 /// clone has nothing beside it, so the tests must pass without it. The
 /// test `nothing_beside_the_workspace_is_visible` checks it took effect.
+/// And in a network namespace of its own (only `lo`, up): whatever a test
+/// does, the host's interfaces, routes and iptables are never touched.
 fn beside_hidden() -> Result<Command> {
     let workspace = root();
     let parent = workspace
@@ -212,6 +219,7 @@ fn beside_hidden() -> Result<Command> {
         }
     }
     let script = r#"set -e
+ip link set lo up
 for p in "$@"; do
   [ "$p" = -- ] && { shift; break; }
   if [ -d "$p" ]; then mount -t tmpfs -o size=64k,mode=555 beside-hidden "$p"
@@ -224,6 +232,7 @@ exec "$@""#;
     command
         .args([
             "--mount",
+            "--net",
             "--propagation",
             "private",
             "sh",

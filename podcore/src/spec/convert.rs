@@ -923,6 +923,44 @@ fn container(
         }
         Some(probe)
     };
+    let mut ports = Vec::new();
+    for (i, p) in c.ports.iter().flatten().enumerate() {
+        let pat = format!("{at}.ports[{i}]");
+        let number = |n: i32, field: &str, error: &mut dyn FnMut(String, String)| {
+            u16::try_from(n).ok().filter(|n| *n > 0).or_else(|| {
+                error(
+                    format!("{pat}.{field}"),
+                    format!("{n} is not a port number: use 1 to 65535"),
+                );
+                None
+            })
+        };
+        let container_port = number(p.container_port, "containerPort", error).unwrap_or(0);
+        let host_port = p.host_port.and_then(|n| number(n, "hostPort", error));
+        let protocol = p.protocol.clone().unwrap_or_else(|| "TCP".into());
+        if !matches!(protocol.as_str(), "TCP" | "UDP" | "SCTP") {
+            error(
+                format!("{pat}.protocol"),
+                format!("{protocol:?} is not one of TCP, UDP, SCTP"),
+            );
+        }
+        let host_ip = p.host_ip.clone().filter(|h| !h.is_empty());
+        if let Some(ip) = &host_ip
+            && ip.parse::<std::net::IpAddr>().is_err()
+        {
+            error(
+                format!("{pat}.hostIP"),
+                format!("{ip:?} is not an IP address"),
+            );
+        }
+        ports.push(ContainerPort {
+            name: p.name.clone(),
+            container_port,
+            host_port,
+            protocol,
+            host_ip,
+        });
+    }
     let liveness_probe = probe("livenessProbe", &c.liveness_probe, error);
     let readiness_probe = probe("readinessProbe", &c.readiness_probe, error);
     let startup_probe = probe("startupProbe", &c.startup_probe, error);
@@ -942,5 +980,6 @@ fn container(
         security,
         restart_policy,
         pre_stop,
+        ports,
     }
 }

@@ -77,6 +77,20 @@ pub struct Container {
     pub readiness_probe: Option<Probe>,
     #[serde(default)]
     pub startup_probe: Option<Probe>,
+    /// `ports`: what the container listens on; a `hostPort` is published on the host.
+    #[serde(default)]
+    pub ports: Vec<ContainerPort>,
+}
+
+/// One `ports` entry of a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerPort {
+    pub name: Option<String>,
+    pub container_port: u16,
+    pub host_port: Option<u16>,
+    /// `TCP`, `UDP` or `SCTP`.
+    pub protocol: String,
+    pub host_ip: Option<String>,
 }
 
 /// What a probe does.

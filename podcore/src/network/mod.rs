@@ -1,0 +1,333 @@
+//! The pod's network, the way containerd and CRI-O make it: a network
+//! namespace made and pinned (bind-mounted at `<root>/netns/<uid>`) before
+//! pause starts, given an interface and an IP by a chain of CNI plugins, and
+//! torn down again (CNI DEL, unpin) when the pod is deleted. pause joins the
+//! namespace by its path, so it outlives a pause crash and the pod keeps its IP.
+//!
+//! The CNI chain is the first `*.conflist` of the CNI config folder
+//! (`/etc/cni/net.d` by default), or else the built-in default: a `bridge`
+//! (`podctl0`, gateway, masquerade for traffic leaving the host) with
+//! `host-local` addresses from [`DEFAULT_SUBNET`], and `portmap` for hostPorts.
+
+pub mod cni;
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::pod::{PodPaths, PodRecord};
+
+pub use cni::{CniError, Conflist, PortMapping};
+
+/// The pods' subnet of the built-in network: beside podman's 10.88.0.0/16.
+pub const DEFAULT_SUBNET: &str = "10.86.0.0/16";
+/// The bridge of the built-in network.
+pub const DEFAULT_BRIDGE: &str = "podctl0";
+/// Where CNI network configs are looked for, as containerd and CRI-O do.
+pub const DEFAULT_CONF_DIR: &str = "/etc/cni/net.d";
+/// Where CNI plugins are looked for: Debian's folder, then the usual one.
+pub const DEFAULT_BIN_DIRS: &[&str] = &["/usr/lib/cni", "/opt/cni/bin"];
+
+/// Why the pod's network could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    #[error(transparent)]
+    Cni(#[from] CniError),
+    #[error("{context} {path}: {source}")]
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io<'a>(
+    context: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> NetworkError + 'a {
+    move |source| NetworkError::Io {
+        context,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Where CNI configs and plugins are found (`--cni-conf-dir`, `--cni-bin-dir`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CniPaths {
+    pub conf_dir: PathBuf,
+    pub bin_dirs: Vec<PathBuf>,
+}
+
+impl Default for CniPaths {
+    fn default() -> Self {
+        Self {
+            conf_dir: DEFAULT_CONF_DIR.into(),
+            bin_dirs: DEFAULT_BIN_DIRS.iter().map(PathBuf::from).collect(),
+        }
+    }
+}
+
+/// What the pod got from CNI, kept in its folder (`network.json`): for its
+/// status and `/etc/hosts`, and to delete it with the same config and result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attachment {
+    pub conflist: Conflist,
+    pub runtime: cni::Runtime,
+    /// The final ADD result.
+    pub result: serde_json::Value,
+    /// The pod's addresses, IPv4 first.
+    pub ips: Vec<String>,
+}
+
+impl Attachment {
+    /// The pod's IP (`status.podIP`).
+    pub fn pod_ip(&self) -> Option<&str> {
+        self.ips.first().map(String::as_str)
+    }
+}
+
+/// The pinned network namespace of the pod `uid`.
+pub fn netns_path(root: &Path, uid: &str) -> PathBuf {
+    root.join("netns").join(uid)
+}
+
+fn attachment_path(paths: &PodPaths) -> PathBuf {
+    paths.dir.join("network.json")
+}
+
+/// The pod's attachment, when it has one.
+pub fn attachment(paths: &PodPaths) -> Option<Attachment> {
+    crate::pod::read_json(&attachment_path(paths)).ok()
+}
+
+/// The built-in network, with its addresses kept under `root`.
+pub fn default_conflist(root: &Path) -> Conflist {
+    let value = json!({
+        "cniVersion": "1.0.0",
+        "name": "podctl",
+        "plugins": [
+            {
+                "type": "bridge",
+                "bridge": DEFAULT_BRIDGE,
+                "isGateway": true,
+                "ipMasq": true,
+                "hairpinMode": true,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": DEFAULT_SUBNET}]],
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                    "dataDir": root.join("cni/networks"),
+                },
+            },
+            {"type": "portmap", "capabilities": {"portMappings": true}},
+        ],
+    });
+    Conflist::new("built-in".into(), value).expect("the built-in network is valid")
+}
+
+/// The hostPorts of a pod as portmap wants them.
+pub fn port_mappings(record: &PodRecord) -> Vec<PortMapping> {
+    record
+        .spec
+        .all_containers()
+        .flat_map(|c| &c.ports)
+        .filter_map(|p| {
+            Some(PortMapping {
+                host_port: p.host_port?,
+                container_port: p.container_port,
+                protocol: p.protocol.to_lowercase(),
+                host_ip: p.host_ip.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Make the pod's network: pin a new network namespace with `lo` up, run
+/// the CNI chain's ADD, keep the attachment in the pod's folder. Nothing
+/// is left on failure (what CNI added is deleted, the namespace unpinned).
+pub fn setup(root: &Path, record: &PodRecord, cni: &CniPaths) -> Result<Attachment, NetworkError> {
+    let list = match Conflist::first_in(&cni.conf_dir)? {
+        Some(list) => list,
+        None => default_conflist(root),
+    };
+    let netns = netns_path(root, &record.uid);
+    let runtime = cni::Runtime {
+        container_id: record.uid.clone(),
+        netns: netns.clone(),
+        ifname: "eth0".into(),
+        bin_dirs: cni.bin_dirs.clone(),
+        args: format!(
+            "IgnoreUnknown=1;K8S_POD_NAMESPACE={};K8S_POD_NAME={};K8S_POD_UID={}",
+            record.spec.namespace, record.spec.name, record.uid
+        ),
+        port_mappings: port_mappings(record),
+    };
+    pin_netns(&netns)?;
+    let result = match cni::add(&list, &runtime) {
+        Ok(result) => result,
+        Err(error) => {
+            unpin_netns(&netns);
+            return Err(error.into());
+        }
+    };
+    let mut ips = cni::addresses(&result);
+    ips.sort_by_key(|ip| ip.contains(':'));
+    let attachment = Attachment {
+        conflist: list,
+        runtime,
+        result,
+        ips,
+    };
+    let paths = PodPaths::new(root, &record.uid);
+    if let Err(error) = crate::pod::write_json(&attachment_path(&paths), &attachment) {
+        let _ = cni::del(
+            &attachment.conflist,
+            &attachment.runtime,
+            Some(&attachment.result),
+        );
+        unpin_netns(&netns);
+        return Err(NetworkError::Io {
+            context: "write",
+            path: attachment_path(&paths),
+            source: std::io::Error::other(error.to_string()),
+        });
+    }
+    Ok(attachment)
+}
+
+/// Undo the pod's network: CNI DEL with the config and result of its ADD
+/// (also when the namespace or the pod's processes are gone), then unpin
+/// the namespace. Returns the DEL error, if any, after unpinning.
+pub fn teardown(root: &Path, uid: &str) -> Result<(), CniError> {
+    let paths = PodPaths::new(root, uid);
+    let result = match attachment(&paths) {
+        Some(a) => cni::del(&a.conflist, &a.runtime, Some(&a.result)),
+        None => Ok(()),
+    };
+    unpin_netns(&netns_path(root, uid));
+    if result.is_ok() {
+        let _ = std::fs::remove_file(attachment_path(&paths));
+    }
+    result
+}
+
+/// Create a network namespace and pin it at `path` (a bind mount of its nsfs
+/// file, as `ip netns add` does), with `lo` up. This process's own network
+/// namespace is unchanged afterwards. Call it from a single-threaded process
+/// (the calling thread moves into the new namespace for a moment).
+pub fn pin_netns(path: &Path) -> Result<(), NetworkError> {
+    use nix::mount::{MsFlags, mount};
+    use nix::sched::{CloneFlags, setns, unshare};
+    let dir = path.parent().expect("a pin lives in a folder");
+    std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+    File::create(path).map_err(io("create", path))?;
+    let own = File::open("/proc/thread-self/ns/net")
+        .map_err(io("open", Path::new("/proc/thread-self/ns/net")))?;
+    let made = unshare(CloneFlags::CLONE_NEWNET)
+        .map_err(|e| io("make a network namespace for", path)(e.into()))
+        .and_then(|()| {
+            mount(
+                Some("/proc/thread-self/ns/net"),
+                path,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(|e| io("pin the network namespace at", path)(e.into()))
+        })
+        .and_then(|()| crate::sandbox::set_up("lo").map_err(io("bring up lo in", path)));
+    // Back to where this thread was, whatever happened.
+    let back = setns(own.as_fd(), CloneFlags::CLONE_NEWNET);
+    if let Err(error) = made {
+        unpin_netns(path);
+        return Err(error);
+    }
+    back.map_err(|e| io("return from the network namespace", path)(e.into()))
+}
+
+/// Unpin (unmount and remove) a pinned namespace; the namespace itself goes
+/// once no process is in it. Missing pins are fine.
+pub fn unpin_netns(path: &Path) {
+    let _ = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_file(path);
+}
+
+/// A pod of the root that already publishes one of `record`'s hostPorts:
+/// `(field path, port/protocol, namespace/name)` of the first clash.
+pub fn host_port_clash(root: &Path, record: &PodRecord) -> Option<(String, String, String)> {
+    let wanted: Vec<(String, &crate::spec::ContainerPort)> = [
+        ("initContainers", &record.spec.init_containers),
+        ("containers", &record.spec.containers),
+    ]
+    .into_iter()
+    .flat_map(|(field, list)| {
+        list.iter().enumerate().flat_map(move |(i, c)| {
+            c.ports
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.host_port.is_some())
+                .map(move |(j, p)| (format!("spec.{field}[{i}].ports[{j}].hostPort"), p))
+        })
+    })
+    .collect();
+    if wanted.is_empty() {
+        return None;
+    }
+    for entry in crate::pod::list(root) {
+        if entry.uid == record.uid {
+            continue;
+        }
+        let Ok(other) =
+            crate::pod::read_json::<PodRecord>(&PodPaths::new(root, &entry.uid).record())
+        else {
+            continue;
+        };
+        for theirs in other.spec.all_containers().flat_map(|c| &c.ports) {
+            for (field, mine) in &wanted {
+                let same_ip = match (&mine.host_ip, &theirs.host_ip) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => true,
+                };
+                if theirs.host_port == mine.host_port && theirs.protocol == mine.protocol && same_ip
+                {
+                    return Some((
+                        field.clone(),
+                        format!("{}/{}", mine.host_port.unwrap_or(0), mine.protocol),
+                        format!("{}/{}", entry.namespace, entry.name),
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Run `f` with this thread in the network namespace at `netns`, then come
+/// back. What `f` opens (sockets) stays in that namespace.
+pub fn in_netns<T>(netns: &Path, f: impl FnOnce() -> T) -> std::io::Result<T> {
+    use nix::sched::{CloneFlags, setns};
+    let own = File::open("/proc/thread-self/ns/net")?;
+    let target = File::open(netns)?;
+    setns(target.as_fd(), CloneFlags::CLONE_NEWNET)?;
+    let value = f();
+    setns(own.as_fd(), CloneFlags::CLONE_NEWNET)?;
+    Ok(value)
+}
+
+/// The node's address (`status.hostIP`): the first global IPv4 address of
+/// an interface that is up, not a loopback and not a pod bridge.
+pub fn host_ip() -> Option<String> {
+    use nix::net::if_::InterfaceFlags;
+    nix::ifaddrs::getifaddrs().ok()?.find_map(|ifa| {
+        let up = ifa.flags.contains(InterfaceFlags::IFF_UP)
+            && !ifa.flags.contains(InterfaceFlags::IFF_LOOPBACK);
+        let ours = ifa.interface_name == DEFAULT_BRIDGE || ifa.interface_name.starts_with("veth");
+        let address = ifa.address?.as_sockaddr_in()?.ip();
+        (up && !ours && !address.is_link_local()).then(|| address.to_string())
+    })
+}
