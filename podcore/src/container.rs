@@ -360,12 +360,12 @@ pub fn pause_spec(pod: &PodSpec, paths: &PodPaths, rootfs: &Path) -> Result<Spec
     let mut namespaces = vec![json!({"type": "mount"})];
     if !pod.host_network {
         // The pod's pinned namespace (see `network`), else a fresh one.
-        let pinned = crate::network::netns_path(&paths.root, &paths.uid);
-        namespaces.push(if pinned.exists() {
-            json!({"type": "network", "path": pinned})
-        } else {
-            json!({"type": "network"})
-        });
+        namespaces.push(
+            match crate::network::pinned_netns(&paths.root, &paths.uid) {
+                Some(pinned) => json!({"type": "network", "path": pinned}),
+                None => json!({"type": "network"}),
+            },
+        );
         namespaces.push(json!({"type": "uts"}));
         spec["hostname"] = json!(pod.hostname);
     }

@@ -192,11 +192,17 @@ pub fn prepare(
         undo();
         return Err(error.into());
     }
-    if !record.spec.host_network
-        && let Err(error) = crate::network::setup(root, &record, &record.options.cni)
-    {
-        undo();
-        return Err(error.into());
+    if !record.spec.host_network {
+        let started = std::time::Instant::now();
+        let made = crate::network::setup(root, &record, &record.options.cni);
+        tracing::debug!(
+            "step pod network (namespace pinned, CNI ADD): {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        if let Err(error) = made {
+            undo();
+            return Err(error.into());
+        }
     }
     Ok(record)
 }

@@ -450,7 +450,7 @@ impl Supervisor {
         let state_root = self.state_root();
         // A pinned namespace has lo up already (see `network::pin_netns`).
         let loopback = !self.record.spec.host_network
-            && !crate::network::netns_path(&self.paths.root, &self.paths.uid).exists();
+            && crate::network::pinned_netns(&self.paths.root, &self.paths.uid).is_none();
         let pid = create_in_child(|| {
             step("sandbox files (/etc, /dev/shm, volumes)", || {
                 crate::sandbox::prepare(

@@ -44,8 +44,7 @@ pub fn parse_forward(text: &str) -> Result<Forward, String> {
 /// The network namespace of a pod: its pinned one, else pause's.
 fn pod_netns(root: &Path, namespace: &str, name: &str) -> anyhow::Result<PathBuf> {
     let entry = pod::find(root, namespace, name)?;
-    let pinned = podcore::network::netns_path(root, &entry.uid);
-    if pinned.exists() {
+    if let Some(pinned) = podcore::network::pinned_netns(root, &entry.uid) {
         return Ok(pinned);
     }
     let status = podcore::supervisor::observed_status(&PodPaths::new(root, &entry.uid));

@@ -176,10 +176,20 @@ fn the_supervisor_is_its_own_binary_and_the_parent_of_every_container() {
     // The pod's mounts live in the supervisor's own mount namespace, not in
     // the host's table, which every new container would otherwise copy.
     assert_ne!(ns(supervisor, "mnt"), ns(std::process::id() as i32, "mnt"));
+    // Only the pinned network namespace is there (see `network`).
     let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let pod_mounts: Vec<&str> = host
+        .lines()
+        .filter(|l| l.contains(&uid) && !l.contains(" - nsfs "))
+        .collect();
     assert!(
-        !host.contains(&uid),
-        "pod mounts in the host's table: {host}"
+        pod_mounts.is_empty(),
+        "pod mounts in the host's table: {pod_mounts:?}"
+    );
+    assert_eq!(
+        host.lines().filter(|l| l.contains(&uid)).count(),
+        1,
+        "the pod's network namespace is pinned in the host's table: {host}"
     );
     let own = std::fs::read_to_string(format!("/proc/{supervisor}/mountinfo")).unwrap();
     let pod_dir = root.path().join("pods").join(&uid);
@@ -246,9 +256,14 @@ fn pod_mounts_do_not_propagate_back_to_a_host_with_shared_mounts() {
         "the namespace is shared: {table}"
     );
     let uid = pod_uid(&root, "two-containers-pod");
+    // Only the pinned network namespace, which podctl makes there on purpose.
+    let propagated: Vec<&str> = table
+        .lines()
+        .filter(|l| l.contains(&uid) && !l.contains(" - nsfs "))
+        .collect();
     assert!(
-        !table.contains(&uid),
-        "the pod's mounts propagated to the host: {table}"
+        propagated.is_empty(),
+        "the pod's mounts propagated to the host: {propagated:?}"
     );
     let (code, _, err) =
         root.podctl(&["delete", "pod", "two-containers-pod", "--grace-period", "0"]);

@@ -235,7 +235,7 @@ fn median_ms(samples: &mut [f64]) -> (f64, f64, f64) {
 /// `podctl run -d` of the two-container example until both containers run,
 /// and `podctl delete --grace-period 0` until nothing is left.
 fn start() -> Result {
-    let podctl_cmd = bench_podctl("root")?;
+    let (_net, podctl_cmd) = bench_podctl("root")?;
     let manifest = root().join("examples/two-containers-pod.yml");
     let timed = |args: &[&str]| -> Result<f64> {
         let started = std::time::Instant::now();
@@ -260,10 +260,32 @@ fn start() -> Result {
     }
     let steps = start_steps(&podctl_cmd, &run_args)?;
     timed(&delete_args)?;
+    // The same pod on the host's network (no namespace, no CNI): what the
+    // pod network costs is the difference.
+    let host_manifest = root().join("target/bench/two-containers-host-network.yml");
+    let text = std::fs::read_to_string(&manifest).map_err(|e| e.to_string())?;
+    std::fs::write(
+        &host_manifest,
+        text.replacen("spec:\n", "spec:\n  hostNetwork: true\n", 1),
+    )
+    .map_err(|e| e.to_string())?;
+    let host_args = [
+        "run",
+        "-d",
+        "--allow-host-namespaces",
+        "-f",
+        host_manifest.to_str().expect("utf-8 path"),
+    ];
+    let mut host_starts = Vec::new();
+    for _ in 0..POD_RUNS {
+        host_starts.push(timed(&host_args)?);
+        timed(&delete_args)?;
+    }
     let _ = podctl_cmd(&["delete", "pod", "--all", "--grace-period", "0"]).status();
     let peers = crate::peers::measure(&root().join("target/bench"), POD_RUNS)?;
     let (s, s_min, s_max) = median_ms(&mut starts);
     let (d, d_min, d_max) = median_ms(&mut deletes);
+    let (h, h_min, h_max) = median_ms(&mut host_starts);
     let verdict = |what: &str, value: f64, target: f64| {
         if value <= target {
             format!("- {what}: {value:.1} ms, target at most {target:.1} ms: met")
@@ -277,7 +299,8 @@ fn start() -> Result {
     let mut table = String::from(
         "| what | start median (min-max) | delete median (min-max) |\n|---|---:|---:|\n",
     );
-    table.push_str(&format!("| podctl run -d / delete --grace-period 0 (the pod: pause + 2 containers) | {s:.1} ms ({s_min:.1}-{s_max:.1}) | {d:.1} ms ({d_min:.1}-{d_max:.1}) |\n"));
+    table.push_str(&format!("| podctl run -d / delete --grace-period 0 (the pod: pause + 2 containers, pod network) | {s:.1} ms ({s_min:.1}-{s_max:.1}) | {d:.1} ms ({d_min:.1}-{d_max:.1}) |\n"));
+    table.push_str(&format!("| podctl, the same pod with hostNetwork (no pod network) | {h:.1} ms ({h_min:.1}-{h_max:.1}) | |\n"));
     let mut medians = std::collections::BTreeMap::new();
     let mut versions = vec![format!("podctl {}", podctl_version())];
     let mut commands = vec![
@@ -322,11 +345,18 @@ fn start() -> Result {
             1.5 * 3.0 * crun_start,
         ),
         verdict("delete", d, 50.0),
+        verdict(
+            "what the pod network adds to the start (the two medians' difference)",
+            s - h,
+            15.0,
+        ),
     ];
     let text = format!(
         "Measured by `cargo xtask bench start` (release build), {POD_RUNS} runs after a warm-up, peers in the same run. \
          podctl: `podctl run -d -f examples/two-containers-pod.yml` until both containers run, then \
          `podctl delete pod two-containers-pod --grace-period 0` until nothing is left.\n\n{table}\n\
+         The pod network: the built-in CNI network (bridge, host-local, portmap), in a network namespace of \
+         the bench's own; podctl runs through `nsenter --net`. podman kube play uses its default network.\n\
          First use of the image (its layers unpacked on the way): {first_use:.1} ms.\n\
          Ratios: podman kube play / podctl start = {:.1}x; podman pod rm / podctl delete = {:.1}x.\n\n{}\n\n\
          Versions: {}.\n\nCommands timed (each until it returns):\n\n{}\n\n\
@@ -411,8 +441,51 @@ fn start_steps(podctl: &impl Fn(&[&str]) -> Command, run_args: &[&str]) -> Resul
     Ok(table)
 }
 
-/// A release podctl on a fresh bench root with busybox imported.
-fn bench_podctl(name: &str) -> Result<impl Fn(&[&str]) -> Command> {
+/// A network namespace of the bench's own, held by a sleeping process
+/// (killed when dropped), with `lo` up: the pods' bridge, veths and
+/// iptables rules are made there, not on the host.
+pub struct BenchNet {
+    holder: Child,
+}
+
+impl BenchNet {
+    fn new() -> Result<Self> {
+        let holder = Command::new("unshare")
+            .args(["--net", "--", "sleep", "86400"])
+            .spawn()
+            .map_err(|e| format!("unshare --net: {e}"))?;
+        let net = Self { holder };
+        let own = std::fs::read_link("/proc/self/ns/net").map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::fs::read_link(net.path()).is_ok_and(|l| l == own) {
+            if Instant::now() > deadline {
+                return Err("the bench's network namespace never appeared".into());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        build::run(
+            Command::new("nsenter")
+                .arg(format!("--net={}", net.path()))
+                .args(["ip", "link", "set", "lo", "up"]),
+        )?;
+        Ok(net)
+    }
+
+    fn path(&self) -> String {
+        format!("/proc/{}/ns/net", self.holder.id())
+    }
+}
+
+impl Drop for BenchNet {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// A release podctl on a fresh bench root with busybox imported, run in a
+/// network namespace of the bench's own (keep the `BenchNet` while it is used).
+fn bench_podctl(name: &str) -> Result<(BenchNet, impl Fn(&[&str]) -> Command)> {
     build::setup()?;
     build::pause()?;
     build::run(
@@ -436,9 +509,13 @@ fn bench_podctl(name: &str) -> Result<impl Fn(&[&str]) -> Command> {
             .status();
     }
     let _ = std::fs::remove_dir_all(&state);
+    let net = BenchNet::new()?;
+    let netns = format!("--net={}", net.path());
     let command = move |args: &[&str]| {
-        let mut c = Command::new(&podctl);
-        c.arg("--root")
+        let mut c = Command::new("nsenter");
+        c.arg(&netns)
+            .arg(&podctl)
+            .arg("--root")
             .arg(&state)
             .args(args)
             .stdout(Stdio::null())
@@ -453,7 +530,7 @@ fn bench_podctl(name: &str) -> Result<impl Fn(&[&str]) -> Command> {
             .to_str()
             .expect("utf-8 path"),
     ]))?;
-    Ok(command)
+    Ok((net, command))
 }
 
 fn run_pod(podctl: &impl Fn(&[&str]) -> Command, file: &Path) -> Result {
@@ -544,7 +621,7 @@ const MEMORY_ROUNDS: usize = 5;
 /// (supervisors and pause) per pod, and how much free memory each pod costs.
 fn memory() -> Result {
     const PODS: usize = 20;
-    let podctl = bench_podctl("memory")?;
+    let (_net, podctl) = bench_podctl("memory")?;
     let dir = root().join("target/bench/manifests");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let state = root().join("target/bench/memory");
@@ -691,7 +768,7 @@ const DENSITY_ROUNDS: usize = 3;
 /// 100 one-container pods started one after another, then all deleted at once.
 fn density() -> Result {
     const PODS: usize = 100;
-    let podctl = bench_podctl("density")?;
+    let (_net, podctl) = bench_podctl("density")?;
     let dir = root().join("target/bench/manifests");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     // A round: start the pods one after another, then delete them all. The

@@ -96,6 +96,13 @@ pub fn netns_path(root: &Path, uid: &str) -> PathBuf {
     root.join("netns").join(uid)
 }
 
+/// The pod's pinned network namespace, when it is pinned and visible from
+/// this mount namespace.
+pub fn pinned_netns(root: &Path, uid: &str) -> Option<PathBuf> {
+    let path = netns_path(root, uid);
+    cni::is_namespace(&path).then_some(path)
+}
+
 fn attachment_path(paths: &PodPaths) -> PathBuf {
     paths.dir.join("network.json")
 }
