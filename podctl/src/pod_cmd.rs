@@ -1134,6 +1134,10 @@ pub fn recover(root: &Path, namespace: &str, name: &str) -> anyhow::Result<()> {
     if !left.is_empty() {
         bail!("pod {name}: what its last supervisor left cannot be removed: {left}");
     }
+    // The pod keeps its network (and IP) when CNI CHECK says it is whole.
+    if podcore::network::ensure(root, &record).with_context(|| format!("recover pod {name}"))? {
+        eprintln!("pod \"{name}\": its network failed its check and was made anew");
+    }
     start_supervisor(root, &record, &supervisor, true)
         .with_context(|| format!("recover pod {name}"))?;
     println!("pod \"{name}\" recovered");

@@ -315,7 +315,7 @@ fn the_network_outlives_pause_and_is_cleaned_after_its_supervisor_is_killed() {
         .unwrap()
         .to_string();
     root.kill_supervisor(&uid);
-    let (code, _, err) = root.podctl(&["delete", "pod", "sturdy"]);
+    let (code, _, err) = root.podctl(&["delete", "pod", "sturdy", "--grace-period", "0"]);
     assert_eq!(code, 0, "{err}");
     let left = network_leftovers(&root);
     assert!(left.is_empty(), "{left:#?}");
@@ -396,7 +396,47 @@ fn a_broken_network_config_is_named_and_leaves_nothing() {
     );
     assert!(err.contains("10-tiny.conflist"), "{err}");
     assert_eq!(root.podctl(&["get", "pod", "overflow"]).0, 3);
-    let (code, _, err) = root.podctl(&["delete", "pod", "fits"]);
+    let (code, _, err) = root.podctl(&["delete", "pod", "fits", "--grace-period", "0"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        network_leftovers(&root).is_empty(),
+        "{:?}",
+        network_leftovers(&root)
+    );
+}
+
+#[test]
+fn recover_keeps_a_whole_network_and_remakes_a_broken_one() {
+    let root = Root::with_busybox();
+    root.start(&web("recovered", "{containerPort: 80}"), &[]);
+    let ip = pod_ip(&root, "recovered");
+    let uid = root.pod("recovered")["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Whole: CNI CHECK passes and the pod keeps its IP.
+    root.kill_supervisor(&uid);
+    let (code, _, err) = root.podctl(&["recover", "recovered"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("made anew"), "{err}");
+    assert_eq!(pod_ip(&root, "recovered"), ip);
+    assert_eq!(
+        fetch_from_host(&root, &format!("http://{ip}/")).unwrap(),
+        "hello\n"
+    );
+    // Broken: the pod's address no longer reserved (host-local's CHECK fails);
+    // DEL and ADD make the network anew.
+    std::fs::remove_file(root.path().join("cni/networks/podctl").join(&ip)).unwrap();
+    root.kill_supervisor(&uid);
+    let (code, _, err) = root.podctl(&["recover", "recovered"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("made anew"), "{err}");
+    let new_ip = pod_ip(&root, "recovered");
+    assert_eq!(
+        fetch_from_host(&root, &format!("http://{new_ip}/")).unwrap(),
+        "hello\n"
+    );
+    let (code, _, err) = root.podctl(&["delete", "pod", "recovered", "--grace-period", "0"]);
     assert_eq!(code, 0, "{err}");
     assert!(
         network_leftovers(&root).is_empty(),

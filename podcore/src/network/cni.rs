@@ -177,6 +177,16 @@ pub fn add(list: &Conflist, runtime: &Runtime) -> Result<Value, CniError> {
     Ok(prev.unwrap_or_else(|| json!({})))
 }
 
+/// Check the attachment is as ADD left it: every plugin in order, each
+/// given the final ADD result (CNI 0.4.0 and later).
+pub fn check(list: &Conflist, runtime: &Runtime, result: &Value) -> Result<(), CniError> {
+    for plugin in list.plugins() {
+        let config = list.plugin_config(plugin, runtime, Some(result));
+        exec(list, plugin, "CHECK", &config, runtime)?;
+    }
+    Ok(())
+}
+
 /// Delete the attachment: every plugin in reverse, each given the final
 /// ADD result; all are run, and the first error is returned.
 pub fn del(list: &Conflist, runtime: &Runtime, result: Option<&Value>) -> Result<(), CniError> {

@@ -36,25 +36,11 @@ pub const DEFAULT_BIN_DIRS: &[&str] = &["/usr/lib/cni", "/opt/cni/bin"];
 pub enum NetworkError {
     #[error(transparent)]
     Cni(#[from] CniError),
-    #[error("{context} {path}: {source}")]
-    Io {
-        context: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::pod::PodError),
 }
 
-fn io<'a>(
-    context: &'static str,
-    path: &'a Path,
-) -> impl FnOnce(std::io::Error) -> NetworkError + 'a {
-    move |source| NetworkError::Io {
-        context,
-        path: path.to_path_buf(),
-        source,
-    }
-}
+use crate::pod::io;
 
 /// Where CNI configs and plugins are found (`--cni-conf-dir`, `--cni-bin-dir`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -198,13 +184,33 @@ pub fn setup(root: &Path, record: &PodRecord, cni: &CniPaths) -> Result<Attachme
             Some(&attachment.result),
         );
         unpin_netns(&netns);
-        return Err(NetworkError::Io {
-            context: "write",
-            path: attachment_path(&paths),
-            source: std::io::Error::other(error.to_string()),
-        });
+        return Err(error.into());
     }
     Ok(attachment)
+}
+
+/// Make sure a pod that is recovered still has its network: CNI CHECK of
+/// the kept attachment; when that fails (an interface or rule removed by
+/// hand, the namespace gone), DEL it and ADD it anew. Returns whether the
+/// network was made anew.
+pub fn ensure(root: &Path, record: &PodRecord) -> Result<bool, NetworkError> {
+    if record.spec.host_network {
+        return Ok(false);
+    }
+    let paths = PodPaths::new(root, &record.uid);
+    if let Some(a) = attachment(&paths)
+        && pinned_netns(root, &record.uid).is_some()
+    {
+        match cni::check(&a.conflist, &a.runtime, &a.result) {
+            Ok(()) => return Ok(false),
+            Err(error) => {
+                tracing::warn!(%error, "the pod's network failed its check: making it anew")
+            }
+        }
+    }
+    let _ = teardown(root, &record.uid);
+    setup(root, record, &record.options.cni)?;
+    Ok(true)
 }
 
 /// Undo the pod's network: CNI DEL with the config and result of its ADD
@@ -252,9 +258,10 @@ pub fn pin_netns(path: &Path) -> Result<(), NetworkError> {
     let back = setns(own.as_fd(), CloneFlags::CLONE_NEWNET);
     if let Err(error) = made {
         unpin_netns(path);
-        return Err(error);
+        return Err(error.into());
     }
-    back.map_err(|e| io("return from the network namespace", path)(e.into()))
+    back.map_err(|e| io("return from the network namespace", path)(e.into()))?;
+    Ok(())
 }
 
 /// Unpin (unmount and remove) a pinned namespace; the namespace itself goes
