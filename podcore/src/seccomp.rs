@@ -491,7 +491,6 @@ pub fn profile(capabilities: &[String]) -> Value {
 fn architecture_calls() -> &'static [&'static str] {
     match std::env::consts::ARCH {
         "x86_64" => &["arch_prctl", "modify_ldt"],
-        "x86" => &["modify_ldt"],
         "aarch64" | "arm" => &[
             "arm_fadvise64_64",
             "arm_sync_file_range",
@@ -510,13 +509,17 @@ fn architecture_calls() -> &'static [&'static str] {
     }
 }
 
-/// The host's system call architectures (a 64-bit kernel runs 32-bit code too).
+/// The host's own system call architecture only. Docker also lists the
+/// 32-bit ones (x86 and x32 beside x86_64), but libcontainer compiles the
+/// filter anew for every container, and each extra architecture multiplies
+/// that work: 17 ms per container for x86_64+x86+x32 against 3 ms for
+/// x86_64 alone, here. The price: 32-bit programs in a container are refused.
 fn architectures() -> &'static [&'static str] {
     match std::env::consts::ARCH {
-        "aarch64" => &["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+        "aarch64" => &["SCMP_ARCH_AARCH64"],
         "riscv64" => &["SCMP_ARCH_RISCV64"],
-        "s390x" => &["SCMP_ARCH_S390X", "SCMP_ARCH_S390"],
-        _ => &["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "s390x" => &["SCMP_ARCH_S390X"],
+        _ => &["SCMP_ARCH_X86_64"],
     }
 }
 

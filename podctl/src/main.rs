@@ -87,7 +87,7 @@ enum Command {
         log_max_files: u32,
         /// Where the CNI network config is: its first *.conflist names the pod
         /// network (none: the built-in bridge on 10.86.0.0/16).
-        #[arg(long, default_value = podcore::network::DEFAULT_CONF_DIR)]
+        #[arg(long, env = "PODCTL_CNI_CONF_DIR", default_value = podcore::network::DEFAULT_CONF_DIR)]
         cni_conf_dir: PathBuf,
         /// Where CNI plugins are (folders separated by ':').
         #[arg(

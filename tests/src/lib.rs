@@ -331,17 +331,28 @@ impl Root {
         self.dir.path()
     }
 
-    /// `podctl --root <this root>` in the root's network namespace: add arguments.
+    /// `podctl --root <this root>` in the root's network namespace: add
+    /// arguments. Pods get the built-in network: the CNI config folder is an
+    /// empty one of the root's (`/etc/cni/net.d` may hold another runtime's).
     pub fn command(&self) -> Command {
+        let conf = self.path().join("cni-conf");
+        std::fs::create_dir_all(&conf).unwrap();
         let mut command = self.netns.enter();
-        command.arg(bin("podctl")).arg("--root").arg(self.path());
+        command
+            .arg(bin("podctl"))
+            .arg("--root")
+            .arg(self.path())
+            .env("PODCTL_CNI_CONF_DIR", conf);
         command
     }
 
     /// The same as a shell command line's start, for `script -c` and `sh -c`.
     pub fn shell_prefix(&self) -> String {
+        let conf = self.path().join("cni-conf");
+        std::fs::create_dir_all(&conf).unwrap();
         format!(
-            "nsenter --net={} {} --root {}",
+            "PODCTL_CNI_CONF_DIR={} nsenter --net={} {} --root {}",
+            conf.display(),
             self.netns.path(),
             bin("podctl").display(),
             self.path().display()

@@ -444,3 +444,57 @@ fn recover_keeps_a_whole_network_and_remakes_a_broken_one() {
         network_leftovers(&root)
     );
 }
+
+#[test]
+fn traffic_leaving_the_host_is_masqueraded() {
+    let root = Root::with_busybox();
+    root.start(&sleeper("leaving"), &[]);
+    // Another namespace stands for the world outside the pods' host, joined
+    // to the host's (the test's) by a veth pair: 192.0.2.1 here, 192.0.2.2 there.
+    let outside = tests::NetNs::new();
+    let run = |command: &mut std::process::Command| {
+        let (code, _, err) = output(command);
+        assert_eq!(code, 0, "{command:?}: {err}");
+    };
+    run(root.netns.enter().args([
+        "ip", "link", "add", "out0", "type", "veth", "peer", "name", "out1",
+    ]));
+    run(root
+        .netns
+        .enter()
+        .args(["ip", "link", "set", "out1", "netns", &outside.path()]));
+    run(root
+        .netns
+        .enter()
+        .args(["ip", "addr", "add", "192.0.2.1/24", "dev", "out0"]));
+    run(root.netns.enter().args(["ip", "link", "set", "out0", "up"]));
+    run(outside
+        .enter()
+        .args(["ip", "addr", "add", "192.0.2.2/24", "dev", "out1"]));
+    run(outside.enter().args(["ip", "link", "set", "out1", "up"]));
+    let www = tempfile::tempdir().unwrap();
+    std::fs::create_dir(www.path().join("cgi-bin")).unwrap();
+    let cgi = www.path().join("cgi-bin/peer");
+    std::fs::write(
+        &cgi,
+        "#!/bin/sh\necho Content-Type: text/plain\necho\necho peer=$REMOTE_ADDR\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&cgi, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let _server = Guard(
+        outside
+            .enter()
+            .args(["busybox", "httpd", "-f", "-p", "192.0.2.2:80", "-h"])
+            .arg(www.path())
+            .spawn()
+            .unwrap(),
+    );
+    let seen = fetch_in(&root, "leaving", "http://192.0.2.2/cgi-bin/peer")
+        .expect("the pod reaches outside");
+    let ip = pod_ip(&root, "leaving");
+    assert!(
+        seen.contains("192.0.2.1"),
+        "the outside saw the host's address: {seen}"
+    );
+    assert!(!seen.contains(&ip), "not the pod's {ip}: {seen}");
+}

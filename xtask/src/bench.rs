@@ -266,7 +266,8 @@ fn start() -> Result {
     let text = std::fs::read_to_string(&manifest).map_err(|e| e.to_string())?;
     std::fs::write(
         &host_manifest,
-        text.replacen("spec:\n", "spec:\n  hostNetwork: true\n", 1),
+        // The example is a Job: the pod template's spec is the indented one.
+        text.replacen("    spec:\n", "    spec:\n      hostNetwork: true\n", 1),
     )
     .map_err(|e| e.to_string())?;
     let host_args = [
@@ -511,9 +512,14 @@ fn bench_podctl(name: &str) -> Result<(BenchNet, impl Fn(&[&str]) -> Command)> {
     let _ = std::fs::remove_dir_all(&state);
     let net = BenchNet::new()?;
     let netns = format!("--net={}", net.path());
+    // The built-in network: an empty CNI config folder (peers installed for
+    // the bench may put theirs in /etc/cni/net.d).
+    let conf = root().join("target/bench/cni-conf");
+    std::fs::create_dir_all(&conf).map_err(|e| format!("create {}: {e}", conf.display()))?;
     let command = move |args: &[&str]| {
         let mut c = Command::new("nsenter");
-        c.arg(&netns)
+        c.env("PODCTL_CNI_CONF_DIR", &conf)
+            .arg(&netns)
             .arg(&podctl)
             .arg("--root")
             .arg(&state)

@@ -234,6 +234,7 @@ fn exec(
     } else {
         String::new()
     };
+    let started = std::time::Instant::now();
     let mut child = Command::new(&binary)
         .env("CNI_COMMAND", command)
         .env("CNI_CONTAINERID", &runtime.container_id)
@@ -253,6 +254,10 @@ fn exec(
     let output = child
         .wait_with_output()
         .map_err(|e| failed(format!("wait for {}: {e}", binary.display())))?;
+    tracing::debug!(
+        "step CNI {command} {kind}: {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     if !output.status.success() {
         // The spec's error: {"code": N, "msg": "...", "details": "..."}.
         let error: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);

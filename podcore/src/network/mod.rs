@@ -98,29 +98,76 @@ pub fn attachment(paths: &PodPaths) -> Option<Attachment> {
     crate::pod::read_json(&attachment_path(paths)).ok()
 }
 
-/// The built-in network, with its addresses kept under `root`.
-pub fn default_conflist(root: &Path) -> Conflist {
-    let value = json!({
-        "cniVersion": "1.0.0",
-        "name": "podctl",
-        "plugins": [
-            {
-                "type": "bridge",
-                "bridge": DEFAULT_BRIDGE,
-                "isGateway": true,
-                "ipMasq": true,
-                "hairpinMode": true,
-                "ipam": {
-                    "type": "host-local",
-                    "ranges": [[{"subnet": DEFAULT_SUBNET}]],
-                    "routes": [{"dst": "0.0.0.0/0"}],
-                    "dataDir": root.join("cni/networks"),
-                },
-            },
-            {"type": "portmap", "capabilities": {"portMappings": true}},
-        ],
-    });
+/// The built-in network, with its addresses kept under `root`: `portmap`
+/// only for a pod that publishes ports (the chain is kept with the
+/// attachment, so its DEL runs what its ADD ran), and no per-pod
+/// masquerade (see [`masquerade_subnet`]).
+pub fn default_conflist(root: &Path, with_ports: bool) -> Conflist {
+    let mut plugins = vec![json!({
+        "type": "bridge",
+        "bridge": DEFAULT_BRIDGE,
+        "isGateway": true,
+        "ipMasq": false,
+        "hairpinMode": true,
+        "ipam": {
+            "type": "host-local",
+            "ranges": [[{"subnet": DEFAULT_SUBNET}]],
+            "routes": [{"dst": "0.0.0.0/0"}],
+            "dataDir": root.join("cni/networks"),
+        },
+    })];
+    if with_ports {
+        plugins.push(json!({"type": "portmap", "capabilities": {"portMappings": true}}));
+    }
+    let value = json!({"cniVersion": "1.0.0", "name": "podctl", "plugins": plugins});
     Conflist::new("built-in".into(), value).expect("the built-in network is valid")
+}
+
+/// The built-in network's one masquerade rule: traffic from the pods'
+/// subnet to anywhere else leaves with the host's address. The bridge
+/// plugin's `ipMasq` would add a chain and rules per pod (five iptables
+/// runs to add, more to delete, each slower as rules pile up); one rule for
+/// the subnet, added once and left in place like the bridge, does the same.
+fn masquerade_subnet() -> Result<(), NetworkError> {
+    let rule = [
+        "POSTROUTING",
+        "-s",
+        DEFAULT_SUBNET,
+        "!",
+        "-d",
+        DEFAULT_SUBNET,
+        "-m",
+        "comment",
+        "--comment",
+        "podctl pod network",
+        "-j",
+        "MASQUERADE",
+    ];
+    let iptables = |action: &str| {
+        std::process::Command::new("iptables")
+            .args(["-w", "-t", "nat", action])
+            .args(rule)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .output()
+    };
+    let present = iptables("-C").is_ok_and(|o| o.status.success());
+    if present {
+        return Ok(());
+    }
+    let added =
+        iptables("-A").map_err(io("run iptables to masquerade", Path::new(DEFAULT_SUBNET)))?;
+    if !added.status.success() {
+        return Err(crate::pod::PodError::Io {
+            context: "masquerade the pods' subnet",
+            path: DEFAULT_SUBNET.into(),
+            source: std::io::Error::other(
+                String::from_utf8_lossy(&added.stderr).trim().to_string(),
+            ),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// The hostPorts of a pod as portmap wants them.
@@ -144,9 +191,16 @@ pub fn port_mappings(record: &PodRecord) -> Vec<PortMapping> {
 /// the CNI chain's ADD, keep the attachment in the pod's folder. Nothing
 /// is left on failure (what CNI added is deleted, the namespace unpinned).
 pub fn setup(root: &Path, record: &PodRecord, cni: &CniPaths) -> Result<Attachment, NetworkError> {
+    let mappings = port_mappings(record);
     let list = match Conflist::first_in(&cni.conf_dir)? {
         Some(list) => list,
-        None => default_conflist(root),
+        None => {
+            // The rule goes with the bridge: made with it, for the first pod.
+            if nix::net::if_::if_nametoindex(DEFAULT_BRIDGE).is_err() {
+                masquerade_subnet()?;
+            }
+            default_conflist(root, !mappings.is_empty())
+        }
     };
     let netns = netns_path(root, &record.uid);
     let runtime = cni::Runtime {
@@ -158,7 +212,7 @@ pub fn setup(root: &Path, record: &PodRecord, cni: &CniPaths) -> Result<Attachme
             "IgnoreUnknown=1;K8S_POD_NAMESPACE={};K8S_POD_NAME={};K8S_POD_UID={}",
             record.spec.namespace, record.spec.name, record.uid
         ),
-        port_mappings: port_mappings(record),
+        port_mappings: mappings,
     };
     pin_netns(&netns)?;
     let result = match cni::add(&list, &runtime) {
