@@ -597,15 +597,28 @@ fn delete_entries(
         std::thread::sleep(Duration::from_millis(10));
     }
     progress.finish_and_clear();
-    // Whatever the supervisors did or did not do: remove what is left and look.
-    entries
-        .iter()
-        .filter_map(|entry| {
-            let left = podcore::runtime::force_cleanup(root, entry);
-            (!left.is_empty()).then(|| (entry.clone(), left))
-        })
-        .collect()
+    // Whatever the supervisors did or did not do: remove what is left and
+    // look, a few pods at a time (most of a pod's cleanup is waiting on the
+    // kernel and on CNI plugins; nothing here creates containers).
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..CLEANUP_WORKERS.min(entries.len()) {
+            scope.spawn(|| {
+                while let Some(entry) = entries.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let left = podcore::runtime::force_cleanup(root, entry);
+                    if !left.is_empty() {
+                        failed.lock().expect("no worker panics").push((entry.clone(), left));
+                    }
+                }
+            });
+        }
+    });
+    failed.into_inner().expect("no worker panics")
 }
+
+/// How many pods are cleaned up at once by `delete`.
+const CLEANUP_WORKERS: usize = 8;
 
 /// Whether `pid` is stopped (SIGSTOP) or stopped by a tracer.
 fn stopped(pid: i32) -> bool {
