@@ -608,7 +608,10 @@ fn delete_entries(
                 while let Some(entry) = entries.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let left = podcore::runtime::force_cleanup(root, entry);
                     if !left.is_empty() {
-                        failed.lock().expect("no worker panics").push((entry.clone(), left));
+                        failed
+                            .lock()
+                            .expect("no worker panics")
+                            .push((entry.clone(), left));
                     }
                 }
             });
