@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::build::{self, Result, root};
+use crate::build::{self, PrivateNet, Result, root};
 
 /// How many idle instances are measured per binary.
 const RUNS: usize = 5;
@@ -442,51 +442,9 @@ fn start_steps(podctl: &impl Fn(&[&str]) -> Command, run_args: &[&str]) -> Resul
     Ok(table)
 }
 
-/// A network namespace of the bench's own, held by a sleeping process
-/// (killed when dropped), with `lo` up: the pods' bridge, veths and
-/// iptables rules are made there, not on the host.
-pub struct BenchNet {
-    holder: Child,
-}
-
-impl BenchNet {
-    fn new() -> Result<Self> {
-        let holder = Command::new("unshare")
-            .args(["--net", "--", "sleep", "86400"])
-            .spawn()
-            .map_err(|e| format!("unshare --net: {e}"))?;
-        let net = Self { holder };
-        let own = std::fs::read_link("/proc/self/ns/net").map_err(|e| e.to_string())?;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while std::fs::read_link(net.path()).is_ok_and(|l| l == own) {
-            if Instant::now() > deadline {
-                return Err("the bench's network namespace never appeared".into());
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        build::run(
-            Command::new("nsenter")
-                .arg(format!("--net={}", net.path()))
-                .args(["ip", "link", "set", "lo", "up"]),
-        )?;
-        Ok(net)
-    }
-
-    fn path(&self) -> String {
-        format!("/proc/{}/ns/net", self.holder.id())
-    }
-}
-
-impl Drop for BenchNet {
-    fn drop(&mut self) {
-        let _ = self.holder.kill();
-        let _ = self.holder.wait();
-    }
-}
-
 /// A release podctl on a fresh bench root with busybox imported, run in a
 /// network namespace of the bench's own (keep the `BenchNet` while it is used).
-fn bench_podctl(name: &str) -> Result<(BenchNet, impl Fn(&[&str]) -> Command)> {
+fn bench_podctl(name: &str) -> Result<(PrivateNet, impl Fn(&[&str]) -> Command)> {
     build::setup()?;
     build::pause()?;
     build::run(
@@ -510,7 +468,7 @@ fn bench_podctl(name: &str) -> Result<(BenchNet, impl Fn(&[&str]) -> Command)> {
             .status();
     }
     let _ = std::fs::remove_dir_all(&state);
-    let net = BenchNet::new()?;
+    let net = PrivateNet::new()?;
     let netns = format!("--net={}", net.path());
     // The built-in network: an empty CNI config folder (peers installed for
     // the bench may put theirs in /etc/cni/net.d).

@@ -1,7 +1,8 @@
 //! Building: Debian packages, pause, the workspace's binaries, the images and tests.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 /// Debian packages the project needs at build and test time, each with why.
 const PACKAGES: &[(&str, &str)] = &[
@@ -280,9 +281,20 @@ pub fn demo() -> Result {
     images()?;
     let podctl = root().join("target/debug/podctl");
     let state = root().join("target/demo-root");
+    // The pod's network (a bridge, a NAT rule) is made in a namespace of the
+    // demo's own, with the built-in network: nothing of it stays on the host.
+    let net = PrivateNet::new()?;
+    let conf = state.join("cni-conf");
+    std::fs::create_dir_all(&conf).map_err(|e| format!("create {}: {e}", conf.display()))?;
     let podctl_cmd = |args: &[&str]| {
-        let mut command = Command::new(&podctl);
-        command.arg("--root").arg(&state).args(args);
+        let mut command = Command::new("nsenter");
+        command
+            .arg(format!("--net={}", net.path()))
+            .arg(&podctl)
+            .arg("--root")
+            .arg(&state)
+            .args(args)
+            .env("PODCTL_CNI_CONF_DIR", &conf);
         command
     };
     let layout = root().join("target/images/busybox");
@@ -328,4 +340,44 @@ pub fn demo() -> Result {
          and have their own mnt and pid; it is deleted now."
     );
     Ok(())
+}
+
+/// A network namespace of its own for the bench or the demo, held by a
+/// sleeping process (killed when dropped), with `lo` up: the pods' bridge,
+/// veths and iptables rules are made there, not on the host.
+pub struct PrivateNet {
+    holder: Child,
+}
+
+impl PrivateNet {
+    pub fn new() -> Result<Self> {
+        let holder = Command::new("unshare")
+            .args(["--net", "--", "sleep", "86400"])
+            .spawn()
+            .map_err(|e| format!("unshare --net: {e}"))?;
+        let net = Self { holder };
+        let own = std::fs::read_link("/proc/self/ns/net").map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::fs::read_link(net.path()).is_ok_and(|l| l == own) {
+            if Instant::now() > deadline {
+                return Err("the private network namespace never appeared".into());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        run(Command::new("nsenter")
+            .arg(format!("--net={}", net.path()))
+            .args(["ip", "link", "set", "lo", "up"]))?;
+        Ok(net)
+    }
+
+    pub fn path(&self) -> String {
+        format!("/proc/{}/ns/net", self.holder.id())
+    }
+}
+
+impl Drop for PrivateNet {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
 }
