@@ -97,6 +97,15 @@ fn network_leftovers(root: &Root) -> Vec<String> {
     left
 }
 
+/// Delete a pod (or `--all`) without a grace period and check its network
+/// left nothing behind.
+fn delete_leaving_no_network(root: &Root, pod: &str) {
+    let (code, _, err) = root.podctl(&["delete", "pod", pod, "--grace-period", "0"]);
+    assert_eq!(code, 0, "{err}");
+    let left = network_leftovers(root);
+    assert!(left.is_empty(), "{left:#?}");
+}
+
 #[test]
 fn pods_get_their_own_ips_and_reach_each_other_without_nat() {
     let root = Root::with_busybox();
@@ -281,10 +290,7 @@ fn fifty_pods_get_fifty_addresses_and_delete_returns_them_all() {
         !network_leftovers(&root).is_empty(),
         "the pods have veths and allocations"
     );
-    let (code, _, err) = root.podctl(&["delete", "pod", "--all", "--grace-period", "0"]);
-    assert_eq!(code, 0, "{err}");
-    let left = network_leftovers(&root);
-    assert!(left.is_empty(), "{left:#?}");
+    delete_leaving_no_network(&root, "--all");
 }
 
 #[test]
@@ -315,10 +321,7 @@ fn the_network_outlives_pause_and_is_cleaned_after_its_supervisor_is_killed() {
         .unwrap()
         .to_string();
     root.kill_supervisor(&uid);
-    let (code, _, err) = root.podctl(&["delete", "pod", "sturdy", "--grace-period", "0"]);
-    assert_eq!(code, 0, "{err}");
-    let left = network_leftovers(&root);
-    assert!(left.is_empty(), "{left:#?}");
+    delete_leaving_no_network(&root, "sturdy");
 }
 
 #[test]
@@ -396,13 +399,7 @@ fn a_broken_network_config_is_named_and_leaves_nothing() {
     );
     assert!(err.contains("10-tiny.conflist"), "{err}");
     assert_eq!(root.podctl(&["get", "pod", "overflow"]).0, 3);
-    let (code, _, err) = root.podctl(&["delete", "pod", "fits", "--grace-period", "0"]);
-    assert_eq!(code, 0, "{err}");
-    assert!(
-        network_leftovers(&root).is_empty(),
-        "{:?}",
-        network_leftovers(&root)
-    );
+    delete_leaving_no_network(&root, "fits");
 }
 
 #[test]
@@ -436,13 +433,7 @@ fn recover_keeps_a_whole_network_and_remakes_a_broken_one() {
         fetch_from_host(&root, &format!("http://{new_ip}/")).unwrap(),
         "hello\n"
     );
-    let (code, _, err) = root.podctl(&["delete", "pod", "recovered", "--grace-period", "0"]);
-    assert_eq!(code, 0, "{err}");
-    assert!(
-        network_leftovers(&root).is_empty(),
-        "{:?}",
-        network_leftovers(&root)
-    );
+    delete_leaving_no_network(&root, "recovered");
 }
 
 #[test]
