@@ -289,14 +289,19 @@ impl Supervisor {
             status: kind == "PodScheduled",
             last_transition_time: now,
         };
+        // The pod's addresses, from the network podctl made before this process.
+        let attachment = crate::network::attachment(&paths);
         let status = PodStatus {
             phase: Phase::Pending,
             reason: None,
             message: None,
             start_time: Some(now),
-            pod_ip: None,
-            pod_ips: Vec::new(),
-            host_ip: None,
+            pod_ip: attachment
+                .as_ref()
+                .and_then(|a| a.pod_ip())
+                .map(str::to_string),
+            pod_ips: attachment.map(|a| a.ips).unwrap_or_default(),
+            host_ip: crate::network::host_ip(),
             qos_class: qos.as_str().into(),
             terminating: false,
             conditions: ["PodScheduled", "Initialized", "ContainersReady", "Ready"]
@@ -311,12 +316,6 @@ impl Supervisor {
             containers: Vec::new(),
             events: Vec::new(),
         };
-        let mut status = status;
-        if let Some(attachment) = crate::network::attachment(&paths) {
-            status.pod_ip = attachment.pod_ip().map(str::to_string);
-            status.pod_ips = attachment.ips.clone();
-        }
-        status.host_ip = crate::network::host_ip();
         Self {
             paths,
             record,
