@@ -98,6 +98,7 @@ unsafe fn is_version_flag(arg: *const u8) -> bool {
 pub unsafe extern "C" fn start(sp: *const usize) -> ! {
     // SAFETY: the kernel lays out argc followed by argc argv pointers.
     let argc = unsafe { *sp };
+    // SAFETY: argv starts one word after argc, still in the kernel's layout.
     let argv = unsafe { sp.add(1) as *const *const u8 };
     for i in 1..argc {
         // SAFETY: i < argc, and each argv entry is a NUL-terminated string.

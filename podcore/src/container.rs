@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::cgroups;
 use crate::executor::PodExecutor;
 use crate::pod::{PodPaths, PodRecord, ResolvedImage};
-use crate::spec::{Container, PodSpec, VolumeSource};
+use crate::spec::{Container, VolumeSource};
 
 /// Errors making or driving a container.
 #[derive(Debug, thiserror::Error)]
@@ -352,7 +352,12 @@ fn finish(name: &str, value: Value) -> Result<Spec, ContainerError> {
 /// The pause container's spec: new net/ipc/uts (and pid when shared)
 /// namespaces unless the pod uses the host's, read-only root, shares 2,
 /// `oom_score_adj` -998.
-pub fn pause_spec(pod: &PodSpec, paths: &PodPaths, rootfs: &Path) -> Result<Spec, ContainerError> {
+pub fn pause_spec(
+    record: &PodRecord,
+    paths: &PodPaths,
+    rootfs: &Path,
+) -> Result<Spec, ContainerError> {
+    let pod = &record.spec;
     let mut spec = base();
     spec.as_object_mut()
         .expect("spec is an object")
@@ -386,10 +391,7 @@ pub fn pause_spec(pod: &PodSpec, paths: &PodPaths, rootfs: &Path) -> Result<Spec
     if let Some(mounts) = spec["mounts"].as_array_mut() {
         mounts.retain(|m| m["destination"] != "/sys/fs/cgroup");
     }
-    spec["linux"]["cgroupsPath"] = json!(format!(
-        "/{}/pause",
-        cgroups::pod_cgroup(pod.qos_class(), &paths.uid)
-    ));
+    spec["linux"]["cgroupsPath"] = json!(format!("/{}", record.sandbox_cgroup()));
     let limits = cgroups::Limits {
         cpu_shares: cgroups::MIN_SHARES,
         cpu_quota: None,
@@ -496,7 +498,7 @@ pub fn app_spec(
         .map_or(1 << 30, |kb| kb * 1024);
     // A score below 0 needs CAP_SYS_RESOURCE: without it the score is left as it is.
     let score = cgroups::oom_score_adj(
-        pod.qos_class(),
+        record.qos(),
         container.resources.memory_request,
         memory_capacity,
     );
@@ -505,11 +507,8 @@ pub fn app_spec(
     }
     spec["root"] =
         json!({"path": rootfs, "readonly": container.security.read_only_root_filesystem});
-    spec["linux"]["cgroupsPath"] = json!(format!(
-        "/{}/{}",
-        cgroups::pod_cgroup(pod.qos_class(), &paths.uid),
-        name
-    ));
+    let cgroup = format!("/{}", record.cgroup(name));
+    spec["linux"]["cgroupsPath"] = json!(cgroup);
     spec["linux"]["resources"] = resources(&cgroups::limits(&container.resources));
     if container.security.privileged {
         spec["linux"]["maskedPaths"] = json!([]);
@@ -522,11 +521,6 @@ pub fn app_spec(
     let mut mounts: Vec<Value> = spec["mounts"].as_array().cloned().unwrap_or_default();
     mounts.retain(|m| m["destination"] != "/dev/shm");
     if !container.security.privileged {
-        let cgroup = format!(
-            "/{}/{}",
-            cgroups::pod_cgroup(pod.qos_class(), &paths.uid),
-            name
-        );
         read_only_cgroups(&mut spec, &mut mounts, &cgroup);
     }
     let etc = paths.etc();
@@ -663,46 +657,16 @@ pub fn start(container: &mut Runtime) -> Result<i32, ContainerError> {
         .ok_or_else(|| spec_error(&id, "started without a pid"))
 }
 
-/// Run `args` inside the running container `id` (its namespaces, cgroup,
-/// root, user and environment) and wait for it: returns its exit code
-/// (128 + signal when killed). The calling process must be single-threaded;
-/// the process inherits its stdout and stderr, and its stdin when `stdin`.
-pub fn exec(
-    state_root: &Path,
-    id: &str,
-    args: Vec<String>,
-    stdin: bool,
-) -> Result<i32, ContainerError> {
-    let name = id.to_string();
-    let pid = spawn_in(state_root, id, args, ExecIo::Inherit { stdin })?;
-    let pid = nix::unistd::Pid::from_raw(pid);
-    loop {
-        match nix::sys::wait::waitpid(pid, None) {
-            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => return Ok(code),
-            Ok(nix::sys::wait::WaitStatus::Signaled(_, signal, _)) => {
-                return Ok(128 + signal as i32);
-            }
-            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => {
-                return Err(spec_error(
-                    &name,
-                    format!("wait for the exec'd process: {e}"),
-                ));
-            }
-        }
-    }
-}
-
 /// The standard streams of a process exec'd into a container.
-#[derive(Debug, Clone, Copy)]
-pub enum ExecIo<'a> {
-    /// The caller's stdout and stderr; its stdin when `stdin`, else /dev/null.
-    Inherit { stdin: bool },
+#[derive(Debug)]
+pub enum ExecIo {
     /// /dev/null for all three (probes and hooks).
     Quiet,
+    /// These descriptors: stdin, stdout, stderr.
+    Fds([OwnedFd; 3]),
     /// A new pseudo-terminal, whose master end the runtime sends to this
     /// listening Unix socket.
-    Terminal(&'a Path),
+    Terminal(PathBuf),
 }
 
 /// Start `args` inside the running container `id` as the container's own
@@ -759,15 +723,19 @@ pub fn spawn_in(
         .with_root_path(state_root)
         .map_err(runtime_error("set state folder"))?;
     match io {
-        ExecIo::Inherit { stdin: false } => builder = builder.with_stdin(null(false)?),
-        ExecIo::Inherit { stdin: true } => {}
+        ExecIo::Fds([stdin, stdout, stderr]) => {
+            builder = builder
+                .with_stdin(stdin)
+                .with_stdout(stdout)
+                .with_stderr(stderr)
+        }
         ExecIo::Quiet => {
             builder = builder
                 .with_stdin(null(false)?)
                 .with_stdout(null(true)?)
                 .with_stderr(null(true)?)
         }
-        ExecIo::Terminal(socket) => builder = builder.with_console_socket(Some(socket)),
+        ExecIo::Terminal(socket) => builder = builder.with_console_socket(Some(socket.as_path())),
     }
     let pid = builder
         .as_tenant()

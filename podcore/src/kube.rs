@@ -5,7 +5,10 @@ use k8s_openapi::api::core::v1 as k8s;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 use crate::pod::PodRecord;
-use crate::status::{ContainerState, ContainerStatus, PodStatus, Terminated};
+use crate::status::{
+    ContainerState, ContainerStatus, PodReason, PodStatus, Terminated, TerminatedReason,
+    WaitingReason,
+};
 
 fn time(t: chrono::DateTime<chrono::Utc>) -> Time {
     Time(t)
@@ -15,7 +18,7 @@ fn terminated(t: &Terminated) -> k8s::ContainerStateTerminated {
     k8s::ContainerStateTerminated {
         exit_code: t.exit_code,
         signal: t.signal,
-        reason: Some(t.reason.clone()),
+        reason: Some(t.reason.to_string()),
         message: t.message.clone(),
         started_at: t.started_at.map(time),
         finished_at: Some(time(t.finished_at)),
@@ -27,7 +30,7 @@ fn state(s: &ContainerState) -> k8s::ContainerState {
     match s {
         ContainerState::Waiting { reason, message } => k8s::ContainerState {
             waiting: Some(k8s::ContainerStateWaiting {
-                reason: Some(reason.clone()),
+                reason: Some(reason.to_string()),
                 message: message.clone(),
             }),
             ..Default::default()
@@ -80,7 +83,7 @@ pub fn unreadable_pod_object(namespace: &str, name: &str, uid: &str, why: &str) 
         spec: None,
         status: Some(k8s::PodStatus {
             phase: Some("Unknown".into()),
-            reason: Some("RecordUnreadable".into()),
+            reason: Some(PodReason::RecordUnreadable.to_string()),
             message: Some(format!("{why}; `podctl delete pod {name}` removes it")),
             ..Default::default()
         }),
@@ -92,7 +95,7 @@ pub fn pod_object(record: &PodRecord, status: Option<&PodStatus>) -> k8s::Pod {
     let spec: Option<k8s::PodSpec> = serde_json::from_value(record.spec.original.clone()).ok();
     let status = status.map(|s| k8s::PodStatus {
         phase: Some(s.phase.as_str().to_string()),
-        reason: s.reason.clone(),
+        reason: s.reason.map(|r| r.to_string()),
         message: s.message.clone(),
         start_time: s.start_time.map(time),
         pod_ip: s.pod_ip.clone(),
@@ -104,12 +107,12 @@ pub fn pod_object(record: &PodRecord, status: Option<&PodStatus>) -> k8s::Pod {
         }),
         host_ip: s.host_ip.clone(),
         host_ips: s.host_ip.clone().map(|ip| vec![k8s::HostIP { ip }]),
-        qos_class: Some(s.qos_class.clone()),
+        qos_class: Some(s.qos_class.to_string()),
         conditions: Some(
             s.conditions
                 .iter()
                 .map(|c| k8s::PodCondition {
-                    type_: c.kind.clone(),
+                    type_: c.kind.to_string(),
                     status: if c.status { "True" } else { "False" }.into(),
                     last_transition_time: Some(time(c.last_transition_time)),
                     ..Default::default()
@@ -142,8 +145,7 @@ pub fn display_status(record: &PodRecord, status: &PodStatus) -> String {
     }
     let mut reason = status
         .reason
-        .clone()
-        .unwrap_or_else(|| status.phase.as_str().to_string());
+        .map_or_else(|| status.phase.as_str().to_string(), |r| r.to_string());
     if status.phase == crate::status::Phase::Unknown {
         return "Unknown".into();
     }
@@ -158,18 +160,12 @@ pub fn display_status(record: &PodRecord, status: &PodStatus) -> String {
         match &c.state {
             ContainerState::Terminated(t) if t.exit_code == 0 => continue,
             ContainerState::Running { .. } if sidecar => continue,
-            ContainerState::Terminated(t) => {
-                reason = format!(
-                    "Init:{}",
-                    if t.reason.is_empty() {
-                        format!("ExitCode:{}", t.exit_code)
-                    } else {
-                        t.reason.clone()
-                    }
-                );
-            }
+            ContainerState::Terminated(t) => reason = format!("Init:{}", t.reason),
             ContainerState::Waiting { reason: r, .. }
-                if r != "PodInitializing" && r != "ContainerCreating" =>
+                if !matches!(
+                    r,
+                    WaitingReason::PodInitializing | WaitingReason::ContainerCreating
+                ) =>
             {
                 reason = format!("Init:{r}")
             }
@@ -182,12 +178,12 @@ pub fn display_status(record: &PodRecord, status: &PodStatus) -> String {
         let mut running = false;
         for c in status.containers.iter().rev() {
             match &c.state {
-                ContainerState::Waiting { reason: r, .. } => reason = r.clone(),
-                ContainerState::Terminated(t) => reason = t.reason.clone(),
+                ContainerState::Waiting { reason: r, .. } => reason = r.to_string(),
+                ContainerState::Terminated(t) => reason = t.reason.to_string(),
                 ContainerState::Running { .. } => running = true,
             }
         }
-        if reason == "Completed" && running {
+        if reason == TerminatedReason::Completed.to_string() && running {
             reason = "Running".into();
         }
         if status

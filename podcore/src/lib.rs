@@ -1,9 +1,8 @@
-//! The pod runtime library.
-//!
-//! Built so far: [`image`], the local OCI image store (import, verify,
-//! unpack layers once, overlay root filesystems). Pod specs, the pause
-//! sandbox, containers, cgroups and the per-pod supervisor come next (see
-//! docs/ARCHITECTURE.md).
+//! The pod runtime library: pod specs ([`spec`]), the local OCI image store
+//! ([`image`]), the pause sandbox and containers ([`sandbox`],
+//! [`container`], [`cgroups`], [`network`]), the per-pod supervisor
+//! ([`supervisor`]) and how to talk to it ([`control`]); see
+//! docs/ARCHITECTURE.md for how a pod travels through them.
 
 pub mod cgroups;
 pub mod container;
@@ -22,3 +21,4 @@ pub mod seccomp;
 pub mod spec;
 pub mod status;
 pub mod supervisor;
+pub mod teardown;

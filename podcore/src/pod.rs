@@ -6,13 +6,17 @@
 //! <root>/pods/<uid>/status.json    the status, rewritten on every change
 //! <root>/pods/<uid>/supervisor.pid the supervisor's pid (for people; podctl asks the lock)
 //! <root>/pods/<uid>/supervisor.lock locked by the live supervisor
+//! <root>/pods/<uid>/supervisor.log the supervisor's output
+//! <root>/pods/<uid>/control.sock   the supervisor's control socket (root only)
+//! <root>/pods/<uid>/_sandbox/      pause's bundle and root filesystem
 //! <root>/pods/<uid>/etc/           hosts, hostname, resolv.conf
 //! <root>/pods/<uid>/shm/           the pod's /dev/shm (a tmpfs)
 //! <root>/pods/<uid>/volumes/NAME/  emptyDir volumes
 //! <root>/pods/<uid>/containers/NAME/{bundle,rootfs,upper,work}
 //! <root>/pods/<uid>/logs/NAME/<restart>.log
 //! <root>/pods/by-name/<namespace>_<name> -> ../<uid>   (one pod per name)
-//! <root>/run/<container id>/        libcontainer's state
+//! <root>/run/<uid>-<name>/         libcontainer's state of a container
+//! <root>/run/<uid>__sandbox/       libcontainer's state of pause
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -86,6 +90,14 @@ impl PodPaths {
     pub fn supervisor_pid(&self) -> PathBuf {
         self.dir.join("supervisor.pid")
     }
+    /// The supervisor's stdout and stderr.
+    pub fn supervisor_log(&self) -> PathBuf {
+        self.dir.join("supervisor.log")
+    }
+    /// The supervisor's control socket; see [`crate::control`].
+    pub fn control_socket(&self) -> PathBuf {
+        self.dir.join("control.sock")
+    }
     pub fn etc(&self) -> PathBuf {
         self.dir.join("etc")
     }
@@ -108,15 +120,27 @@ impl PodPaths {
     pub fn run_dir(root: &Path) -> PathBuf {
         root.join("run")
     }
-    /// The libcontainer id of a container of this pod (`pause` for the sandbox).
+    /// The libcontainer id of a container of this pod.
     pub fn container_id(&self, name: &str) -> String {
         format!("{}-{name}", self.uid)
+    }
+    /// The sandbox's (pause's) libcontainer id: `_` is in no container
+    /// name (DNS labels), so no container can take it.
+    pub fn sandbox_id(&self) -> String {
+        format!("{}_{SANDBOX}", self.uid)
+    }
+    /// The sandbox's folder (bundle and root filesystem), beside no container's.
+    pub fn sandbox_dir(&self) -> PathBuf {
+        self.dir.join(SANDBOX)
     }
     pub fn name_link(root: &Path, namespace: &str, name: &str) -> PathBuf {
         root.join("pods/by-name")
             .join(format!("{namespace}_{name}"))
     }
 }
+
+/// The sandbox's name in ids and folders; not a valid container name.
+const SANDBOX: &str = "_sandbox";
 
 /// What an image gives a container: its layers and its run defaults.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -155,6 +179,22 @@ pub struct RunOptions {
     /// Where the pod's CNI network config and plugins are found.
     #[serde(default)]
     pub cni: crate::network::CniPaths,
+    /// Who restarts the pod's containers.
+    #[serde(default)]
+    pub restart_mode: RestartMode,
+}
+
+/// Who decides that a container starts again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RestartMode {
+    /// The supervisor, by the pod's `restartPolicy` and the kubelet's back-off.
+    #[default]
+    Policy,
+    /// A client over the control channel (the CRI's model: the kubelet
+    /// decides): containers run once and are started again only on request,
+    /// and the sandbox lives until it is stopped.
+    Client,
 }
 
 fn default_log_max_size() -> u64 {
@@ -176,6 +216,7 @@ impl Default for RunOptions {
             log_max_size: default_log_max_size(),
             log_max_files: default_log_max_files(),
             cni: crate::network::CniPaths::default(),
+            restart_mode: RestartMode::default(),
         }
     }
 }
@@ -190,6 +231,10 @@ pub struct PodRecord {
     pub images: std::collections::BTreeMap<String, ResolvedImage>,
     pub pause: ResolvedImage,
     pub options: RunOptions,
+    /// The pod's QoS class, fixed when it was made (its cgroup's place),
+    /// whatever containers are added later.
+    #[serde(default)]
+    pub qos_class: Option<crate::spec::QosClass>,
 }
 
 /// Write a JSON file atomically.
@@ -243,6 +288,25 @@ pub struct PodEntry {
 }
 
 impl PodRecord {
+    /// The pod's QoS class (see [`PodRecord::qos_class`]).
+    pub fn qos(&self) -> crate::spec::QosClass {
+        self.qos_class.unwrap_or_else(|| self.spec.qos_class())
+    }
+
+    /// A container's cgroup (the sandbox's for [`SANDBOX`]), relative to
+    /// each hierarchy's root.
+    pub fn cgroup(&self, container: &str) -> String {
+        format!(
+            "{}/{container}",
+            crate::cgroups::pod_cgroup(self.qos(), &self.uid)
+        )
+    }
+
+    /// The sandbox's cgroup.
+    pub fn sandbox_cgroup(&self) -> String {
+        self.cgroup(SANDBOX)
+    }
+
     /// The pod's entry: uid, namespace and name.
     pub fn entry(&self) -> PodEntry {
         PodEntry {

@@ -2,13 +2,13 @@
 //! images resolved and unpacked, the name claimed, the record written.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::Utc;
 
 use crate::image::{Image, Store};
 use crate::pod::{
-    PodEntry, PodPaths, PodRecord, ResolvedImage, RunOptions, claim_name, release_name, write_json,
+    PodPaths, PodRecord, ResolvedImage, RunOptions, claim_name, release_name, write_json,
 };
 use crate::spec::PodSpec;
 
@@ -105,7 +105,8 @@ pub fn check_permitted(pod: &PodSpec, options: &RunOptions) -> Result<(), Prepar
     Ok(())
 }
 
-fn resolved(store: &Store, image: &Image) -> Result<ResolvedImage, crate::image::Error> {
+/// What a container needs of its image: its unpacked layers and run defaults.
+pub fn resolved(store: &Store, image: &Image) -> Result<ResolvedImage, crate::image::Error> {
     let layers = store.layer_dirs(image)?;
     let config = image.config.config().clone().unwrap_or_default();
     Ok(ResolvedImage {
@@ -161,6 +162,7 @@ pub fn prepare(
     })?;
 
     let uid = uuid::Uuid::new_v4().to_string();
+    let qos = pod.qos_class();
     let record = PodRecord {
         uid: uid.clone(),
         created: Utc::now(),
@@ -168,6 +170,7 @@ pub fn prepare(
         images,
         pause,
         options,
+        qos_class: Some(qos),
     };
     // hostPorts are checked and claimed (the record written) under one lock,
     // so two runs cannot both take a port.
@@ -219,141 +222,4 @@ fn port_lock(root: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, PrepareErr
         .map_err(crate::pod::io("open", &path))?;
     nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| crate::pod::io("lock", &path)(e.into()).into())
-}
-
-/// What is left of a pod after it was cleaned up: nothing, when it worked.
-#[derive(Debug, Default)]
-pub struct Leftovers {
-    /// Processes still in the pod's cgroups.
-    pub processes: Vec<i32>,
-    /// The pod's cgroup folders still there.
-    pub cgroups: Vec<PathBuf>,
-    /// Mount points below the pod's folder in this mount namespace.
-    pub mounts: Vec<PathBuf>,
-    /// The pod's folder, still there.
-    pub folder: Option<PathBuf>,
-    /// Why the pod's network could not be torn down (its folder is then
-    /// kept, so that `delete` can be run again once the cause is fixed).
-    pub network: Option<String>,
-}
-
-impl Leftovers {
-    pub fn is_empty(&self) -> bool {
-        self.processes.is_empty()
-            && self.cgroups.is_empty()
-            && self.mounts.is_empty()
-            && self.folder.is_none()
-            && self.network.is_none()
-    }
-}
-
-impl std::fmt::Display for Leftovers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut parts = Vec::new();
-        if !self.processes.is_empty() {
-            parts.push(format!("processes {:?}", self.processes));
-        }
-        let paths = |list: &[PathBuf]| {
-            list.iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if !self.cgroups.is_empty() {
-            parts.push(format!("cgroups {}", paths(&self.cgroups)));
-        }
-        if !self.mounts.is_empty() {
-            parts.push(format!("mounts {}", paths(&self.mounts)));
-        }
-        if let Some(folder) = &self.folder {
-            parts.push(format!("folder {}", folder.display()));
-        }
-        if let Some(network) = &self.network {
-            parts.push(format!("network ({network})"));
-        }
-        f.write_str(&parts.join("; "))
-    }
-}
-
-/// Remove what is left of a pod whose supervisor is gone: its containers
-/// (killing every process in its cgroups), mounts, cgroups, folder and name.
-/// Needs only the pod's uid and name, not its record, which may be unreadable.
-pub fn force_cleanup(root: &Path, pod: &PodEntry) -> Leftovers {
-    stop_everything(root, pod, false)
-}
-
-/// Kill a pod's containers and undo its mounts and cgroups; the folder (record,
-/// status, logs, volumes) and the name are kept when `keep_folder`, so that a
-/// new supervisor can take the pod over (`podctl recover`). Returns what
-/// could not be removed.
-pub fn stop_everything(root: &Path, pod: &PodEntry, keep_folder: bool) -> Leftovers {
-    let paths = PodPaths::new(root, &pod.uid);
-    let state_root = PodPaths::run_dir(root);
-    // Processes first: libcontainer removes a container's cgroup only once it is empty.
-    kill_pod_processes(&pod.uid);
-    // Every container of the pod, the sandbox included: `<uid>-<name>`.
-    let prefix = format!("{}-", pod.uid);
-    for entry in std::fs::read_dir(&state_root)
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let id = entry.file_name().to_string_lossy().into_owned();
-        if id.starts_with(&prefix) {
-            crate::container::destroy(&state_root, &id);
-        }
-    }
-    // The network outlives the containers for a recovered pod (same IP);
-    // a deleted pod's goes, and its folder stays while that fails.
-    let network = if keep_folder {
-        None
-    } else {
-        crate::network::teardown(root, &pod.uid)
-            .err()
-            .map(|e| e.to_string())
-    };
-    crate::sandbox::teardown(
-        &paths,
-        &pod.namespace,
-        &pod.name,
-        keep_folder || network.is_some(),
-    );
-    Leftovers {
-        processes: crate::cgroups::pod_processes(&pod.uid),
-        cgroups: crate::cgroups::pod_dirs(&pod.uid),
-        mounts: crate::sandbox::mounts_below(&paths.dir),
-        folder: (!keep_folder && network.is_none() && paths.dir.exists())
-            .then(|| paths.dir.clone()),
-        network,
-    }
-}
-
-/// SIGKILL every process in the pod's cgroups until none is left (at most
-/// a few seconds): what libcontainer's delete missed, or could not do
-/// (a full disk fails its state writes).
-fn kill_pod_processes(uid: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    crate::cgroups::thaw_pod(uid);
-    loop {
-        let pids = crate::cgroups::pod_processes(uid);
-        if pids.is_empty() || std::time::Instant::now() >= deadline {
-            return;
-        }
-        for pid in pids {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-        // Reap what is ours (a pod this process supervised).
-        while let Ok(status) = nix::sys::wait::waitpid(
-            None::<nix::unistd::Pid>,
-            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
-        ) {
-            if status == nix::sys::wait::WaitStatus::StillAlive {
-                break;
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
 }

@@ -31,13 +31,41 @@ impl Phase {
     }
 }
 
+/// Why a container is waiting (the kubelet's words).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
+)]
+pub enum WaitingReason {
+    /// Its turn has not come, or it is being created.
+    ContainerCreating,
+    /// An app container waiting for the init containers.
+    PodInitializing,
+    /// Waiting out the back-off before a restart.
+    CrashLoopBackOff,
+    /// Added through the control channel, waiting for its `start`.
+    Created,
+}
+
+/// Why a container ended.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
+)]
+pub enum TerminatedReason {
+    Completed,
+    Error,
+    #[serde(rename = "OOMKilled")]
+    #[strum(serialize = "OOMKilled")]
+    OomKilled,
+    /// It could not be created or started.
+    StartError,
+}
+
 /// A finished run of a container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Terminated {
     pub exit_code: i32,
     pub signal: Option<i32>,
-    /// Completed, Error, OOMKilled or StartError.
-    pub reason: String,
+    pub reason: TerminatedReason,
     pub message: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: DateTime<Utc>,
@@ -47,7 +75,7 @@ pub struct Terminated {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ContainerState {
     Waiting {
-        reason: String,
+        reason: WaitingReason,
         message: Option<String>,
     },
     Running {
@@ -72,20 +100,54 @@ pub struct ContainerStatus {
     pub started: bool,
 }
 
+/// The pod's conditions, in the order the kubelet lists them.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
+)]
+pub enum ConditionType {
+    PodScheduled,
+    Initialized,
+    ContainersReady,
+    Ready,
+}
+
 /// A condition with the time it last changed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Condition {
-    pub kind: String,
+    pub kind: ConditionType,
     pub status: bool,
     pub last_transition_time: DateTime<Utc>,
+}
+
+/// How notable an event is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
+)]
+pub enum EventType {
+    Normal,
+    Warning,
+}
+
+/// Why a pod is in its phase, when the phase alone does not say.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
+)]
+pub enum PodReason {
+    /// pause died and the sandbox could not (or, under `Never`, would not) be made again.
+    SandboxDied,
+    /// `podctl recover` could not bring the pod back.
+    RecoveryFailed,
+    /// The supervisor of an unfinished pod is gone.
+    SupervisorGone,
+    /// The pod's record cannot be read.
+    RecordUnreadable,
 }
 
 /// Something that happened to the pod (`podctl describe` shows them).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
     pub time: DateTime<Utc>,
-    /// Normal or Warning.
-    pub kind: String,
+    pub kind: EventType,
     pub reason: String,
     pub message: String,
 }
@@ -103,7 +165,7 @@ pub struct SandboxStatus {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PodStatus {
     pub phase: Phase,
-    pub reason: Option<String>,
+    pub reason: Option<PodReason>,
     pub message: Option<String>,
     pub start_time: Option<DateTime<Utc>>,
     pub pod_ip: Option<String>,
@@ -113,7 +175,7 @@ pub struct PodStatus {
     /// The node's address (`status.hostIP`).
     #[serde(default)]
     pub host_ip: Option<String>,
-    pub qos_class: String,
+    pub qos_class: crate::spec::QosClass,
     pub terminating: bool,
     pub conditions: Vec<Condition>,
     pub sandbox: SandboxStatus,
@@ -137,7 +199,15 @@ pub fn pod_phase(
     }
     // A container waiting to be restarted counts as stopped, as in the kubelet
     // (it has a last terminated state), not as waiting.
-    let restarting = |s: &&ContainerState| matches!(s, ContainerState::Waiting { reason, .. } if reason == "CrashLoopBackOff");
+    let restarting = |s: &&ContainerState| {
+        matches!(
+            s,
+            ContainerState::Waiting {
+                reason: WaitingReason::CrashLoopBackOff,
+                ..
+            }
+        )
+    };
     let waiting = apps
         .iter()
         .filter(|s| matches!(s, ContainerState::Waiting { .. }))
@@ -195,8 +265,12 @@ pub fn backoff_delay(
 pub const BACKOFF_RESET: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The reason of a terminated container: Completed for exit 0, Error otherwise.
-pub fn exit_reason(exit_code: i32) -> &'static str {
-    if exit_code == 0 { "Completed" } else { "Error" }
+pub fn exit_reason(exit_code: i32) -> TerminatedReason {
+    if exit_code == 0 {
+        TerminatedReason::Completed
+    } else {
+        TerminatedReason::Error
+    }
 }
 
 #[cfg(test)]
@@ -209,7 +283,7 @@ mod tests {
         ContainerState::Terminated(Terminated {
             exit_code: code,
             signal: None,
-            reason: exit_reason(code).into(),
+            reason: exit_reason(code),
             message: None,
             started_at: None,
             finished_at: Utc::now(),
@@ -224,7 +298,7 @@ mod tests {
 
     fn waiting() -> ContainerState {
         ContainerState::Waiting {
-            reason: "CrashLoopBackOff".into(),
+            reason: WaitingReason::CrashLoopBackOff,
             message: None,
         }
     }
@@ -235,7 +309,7 @@ mod tests {
         assert_eq!(pod_phase(Never, true, false, &[running()]), Phase::Failed);
         assert_eq!(pod_phase(Always, false, true, &[]), Phase::Pending);
         let creating = ContainerState::Waiting {
-            reason: "ContainerCreating".into(),
+            reason: WaitingReason::ContainerCreating,
             message: None,
         };
         assert_eq!(

@@ -96,6 +96,11 @@ enum Command {
             default_value = "/usr/lib/cni:/opt/cni/bin"
         )]
         cni_bin_dir: Vec<PathBuf>,
+        /// Who starts containers again: `policy` (the pod's restartPolicy, as
+        /// the kubelet) or `client` (only a client of the pod's control
+        /// socket, as a CRI runtime under a kubelet; the sandbox stays until deleted).
+        #[arg(long, value_enum, default_value = "policy")]
+        restart_mode: RestartModeArg,
     },
     /// List pods, or show one as Kubernetes shows it.
     ///
@@ -272,6 +277,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--restart-mode`, see [`podcore::pod::RestartMode`].
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum RestartModeArg {
+    Policy,
+    Client,
+}
+
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let root = cli.root.as_path();
     match cli.command {
@@ -288,6 +300,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             log_max_files,
             cni_conf_dir,
             cni_bin_dir,
+            restart_mode,
         } => {
             let store = open_store(root)?;
             let args = pod_cmd::RunArgs {
@@ -303,6 +316,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 cni: podcore::network::CniPaths {
                     conf_dir: cni_conf_dir,
                     bin_dirs: cni_bin_dir,
+                },
+                restart_mode: match restart_mode {
+                    RestartModeArg::Policy => podcore::pod::RestartMode::Policy,
+                    RestartModeArg::Client => podcore::pod::RestartMode::Client,
                 },
             };
             return Ok(pod_cmd::run(root, &store, args)? as u8);

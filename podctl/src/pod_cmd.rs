@@ -1,4 +1,5 @@
-//! `podctl run`, `get`, `delete`, `logs` and the hidden `supervise`.
+//! `podctl run`, `get`, `delete`, `logs`, `exec`, `recover` and the pages
+//! that show a pod; a running pod is asked through its supervisor's control socket.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -42,6 +43,7 @@ pub struct RunArgs {
     pub log_max_size: u64,
     pub log_max_files: u32,
     pub cni: podcore::network::CniPaths,
+    pub restart_mode: podcore::pod::RestartMode,
 }
 
 /// Parse a size as Kubernetes writes quantities (`10Mi`, `512Ki`, `1G`, bytes).
@@ -99,6 +101,7 @@ pub fn run(root: &Path, store: &Store, args: RunArgs) -> anyhow::Result<i32> {
         log_max_size: args.log_max_size,
         log_max_files: args.log_max_files,
         cni: args.cni,
+        restart_mode: args.restart_mode,
         ..RunOptions::default()
     };
     // Every pod of the file is checked before any is made.
@@ -196,8 +199,7 @@ pub fn start_supervisor(
 ) -> anyhow::Result<()> {
     let paths = PodPaths::new(root, &record.uid);
     let (read, write) = nix::unistd::pipe().context("create readiness pipe")?;
-    let log =
-        std::fs::File::create(paths.dir.join("supervisor.log")).context("create supervisor.log")?;
+    let log = std::fs::File::create(paths.supervisor_log()).context("create supervisor.log")?;
     let write_fd = write.as_raw_fd();
     let mut command = Command::new(exe);
     command
@@ -227,7 +229,7 @@ pub fn start_supervisor(
     let mut child = match child {
         Ok(child) => child,
         Err(e) => {
-            podcore::runtime::force_cleanup(root, &record.entry());
+            podcore::teardown::remove_pod(root, &record.entry());
             return Err(e).context("spawn the pod supervisor");
         }
     };
@@ -239,16 +241,17 @@ pub fn start_supervisor(
     let _ = child.try_wait();
     if tracing::enabled!(tracing::Level::DEBUG) {
         // The supervisor's own steps, logged at the same level.
-        let log = std::fs::read_to_string(paths.dir.join("supervisor.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(paths.supervisor_log()).unwrap_or_default();
         eprint!("{log}");
     }
-    match answer.trim() {
-        "ok" => Ok(()),
-        "" => {
+    let report: Option<control::StartReport> = serde_json::from_str(answer.trim()).ok();
+    match report {
+        Some(control::StartReport::Started) => Ok(()),
+        None => {
             // The log goes with the pod's folder: its last lines are the cause.
-            let log = std::fs::read_to_string(paths.dir.join("supervisor.log")).unwrap_or_default();
+            let log = std::fs::read_to_string(paths.supervisor_log()).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(10).collect();
-            podcore::runtime::force_cleanup(root, &record.entry());
+            podcore::teardown::remove_pod(root, &record.entry());
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             if tail.is_empty() {
                 bail!("the pod supervisor died while starting the pod and logged nothing")
@@ -258,12 +261,12 @@ pub fn start_supervisor(
                 tail.join("\n")
             )
         }
-        other => {
+        Some(control::StartReport::Failed { error }) => {
             // A run's pod goes; a recovered pod stays, marked failed by its supervisor.
             if !recovering {
-                podcore::runtime::force_cleanup(root, &record.entry());
+                podcore::teardown::remove_pod(root, &record.entry());
             }
-            bail!("{}", other.trim_start_matches("error: "))
+            bail!("{error}")
         }
     }
 }
@@ -275,8 +278,20 @@ fn load(
     let paths = PodPaths::new(root, &entry.uid);
     let record: PodRecord =
         pod::read_json(&paths.record()).with_context(|| format!("read pod {}", entry.name))?;
-    let status = supervisor::observed_status(&paths);
+    let status = status_of(&paths);
     Ok((record, paths, status))
+}
+
+/// How long a question to a supervisor may take before its file is read instead.
+const ASK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pod's status: its supervisor's answer, else (a stopped or gone
+/// supervisor) the last status it wrote, Unknown when it is gone.
+fn status_of(paths: &PodPaths) -> Option<PodStatus> {
+    match control::client::call(paths, &control::Request::Status, Some(ASK_TIMEOUT)) {
+        Ok(control::Response::Status { status }) => Some(*status),
+        _ => supervisor::observed_status(paths),
+    }
 }
 
 /// Foreground `run`: stream every container's output prefixed with its name
@@ -337,7 +352,7 @@ fn foreground(root: &Path, records: &[PodRecord], remove: bool) -> anyhow::Resul
         }
         let statuses: Vec<Option<PodStatus>> = records
             .iter()
-            .map(|r| supervisor::observed_status(&PodPaths::new(root, &r.uid)))
+            .map(|r| status_of(&PodPaths::new(root, &r.uid)))
             .collect();
         let done = statuses.iter().all(|s| {
             s.as_ref()
@@ -525,7 +540,7 @@ pub fn delete(
 }
 
 /// An error naming the first pod of which something is left, if any.
-fn all_deleted(failed: Vec<(pod::PodEntry, podcore::runtime::Leftovers)>) -> anyhow::Result<()> {
+fn all_deleted(failed: Vec<(pod::PodEntry, podcore::teardown::Leftovers)>) -> anyhow::Result<()> {
     if let Some((entry, left)) = failed.first() {
         bail!(
             "pod {:?} is not fully deleted, these remain: {left} (run delete again; {} pod(s) not fully deleted)",
@@ -545,20 +560,35 @@ fn delete_entries(
     root: &Path,
     entries: &[pod::PodEntry],
     grace: Option<u64>,
-) -> Vec<(pod::PodEntry, podcore::runtime::Leftovers)> {
+) -> Vec<(pod::PodEntry, podcore::teardown::Leftovers)> {
     // Ask every live supervisor at once; nothing is written (a full disk
-    // must not stop a delete): the grace period rides on the signal.
+    // must not stop a delete). One that does not answer is killed below.
     let mut waiting = Vec::new();
     for entry in entries {
         let paths = PodPaths::new(root, &entry.uid);
         let record: Option<PodRecord> = pod::read_json(&paths.record()).ok();
         // Without a record the supervisor knows the pod's own grace period.
         let grace_seconds = grace.or(record.map(|r| r.spec.termination_grace_period_seconds));
-        if let Some(pid) = control::supervisor_pid(&paths)
-            && control::request_stop(pid, grace).is_ok()
-        {
-            let waited = grace_seconds.unwrap_or(podcore::spec::DEFAULT_GRACE_SECONDS);
-            let deadline = Instant::now() + Duration::from_secs(waited) + STOP_MARGIN;
+        if let Some(pid) = control::supervisor_pid(&paths) {
+            let stop = control::Request::StopPod {
+                grace_seconds: grace,
+            };
+            let asked = if stopped(pid) {
+                Err(control::ClientError::NoAnswer)
+            } else {
+                control::client::call(&paths, &stop, Some(ASK_TIMEOUT))
+            };
+            let deadline = match asked {
+                Ok(_) => {
+                    let waited = grace_seconds.unwrap_or(podcore::spec::DEFAULT_GRACE_SECONDS);
+                    Instant::now() + Duration::from_secs(waited) + STOP_MARGIN
+                }
+                Err(error) => {
+                    // Stopped, or not listening: it is killed at once below.
+                    tracing::warn!(%error, "the pod's supervisor did not take the stop request");
+                    Instant::now()
+                }
+            };
             waiting.push((entry.name.as_str(), paths, pid, deadline));
         }
     }
@@ -606,7 +636,7 @@ fn delete_entries(
         for _ in 0..CLEANUP_WORKERS.min(entries.len()) {
             scope.spawn(|| {
                 while let Some(entry) = entries.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let left = podcore::runtime::force_cleanup(root, entry);
+                    let left = podcore::teardown::remove_pod(root, entry);
                     if !left.is_empty() {
                         failed
                             .lock()
@@ -694,7 +724,7 @@ pub fn logs(root: &Path, args: LogsArgs) -> anyhow::Result<()> {
         if !follow || previous {
             return Ok(());
         }
-        let status = supervisor::observed_status(&paths);
+        let status = status_of(&paths);
         let running = status
             .as_ref()
             .and_then(|s| {
@@ -1061,7 +1091,10 @@ pub fn namespaces_table(root: &Path, namespace: &str, name: &str) -> anyhow::Res
     Ok(())
 }
 
-/// `podctl exec`: run a command in a running container, returning its exit code.
+/// `podctl exec`: run a command in a running container, returning its exit
+/// code. The pod's supervisor runs it (only it creates processes in the
+/// pod's containers) with this process's own stdin (with `-i`), stdout and
+/// stderr, or with a new terminal (`-t`) whose master end comes here.
 pub fn exec(
     root: &Path,
     namespace: &str,
@@ -1079,28 +1112,52 @@ pub fn exec(
     if !running {
         bail!("container {container} of pod {name} is not running: exec needs a running container");
     }
-    let id = paths.container_id(&container);
-    let state_root = PodPaths::run_dir(root);
-    let code = if tty {
+    let what = || format!("exec in {name}/{container}");
+    let client = control::Client::connect(&paths).with_context(what)?;
+    let answer = if tty {
         let dir = crate::terminal::socket_dir(root)?;
         let socket = dir.path().join("console.sock");
         let listener =
             std::os::unix::net::UnixListener::bind(&socket).context("create the console socket")?;
-        let pid = podcore::container::spawn_in(
-            &state_root,
-            &id,
+        let request = control::Request::Exec {
+            container: container.clone(),
             command,
-            podcore::container::ExecIo::Terminal(&socket),
-        )
-        .with_context(|| format!("exec in {name}/{container}"))?;
+            stdio: control::ExecStdio::Terminal {
+                console_socket: socket.clone(),
+            },
+            timeout_seconds: None,
+        };
+        // The supervisor answers when the process ends; the terminal is
+        // served meanwhile.
+        let call = std::thread::spawn(move || client.call(&request));
         let master = crate::terminal::receive_master(&listener)?;
         crate::terminal::proxy(master)?;
-        wait_exit(pid)?
+        call.join()
+            .map_err(|_| anyhow::anyhow!("the exec call panicked"))?
     } else {
-        podcore::container::exec(&state_root, &id, command, stdin)
-            .with_context(|| format!("exec in {name}/{container}"))?
+        let null = std::fs::File::open("/dev/null").context("open /dev/null")?;
+        let stdin_fd = if stdin {
+            std::io::stdin().as_raw_fd()
+        } else {
+            null.as_raw_fd()
+        };
+        let request = control::Request::Exec {
+            container: container.clone(),
+            command,
+            stdio: control::ExecStdio::Passed,
+            timeout_seconds: None,
+        };
+        let fds = [
+            stdin_fd,
+            std::io::stdout().as_raw_fd(),
+            std::io::stderr().as_raw_fd(),
+        ];
+        client.call_with_fds(&request, &fds)
     };
-    Ok(code.clamp(0, 255) as u8)
+    match answer.with_context(what)? {
+        control::Response::Exec { exit_code, .. } => Ok(exit_code.clamp(0, 255) as u8),
+        other => bail!("{}: unexpected answer {other:?}", what()),
+    }
 }
 
 /// The container a command is about: the one named (it must exist), else the
@@ -1146,7 +1203,7 @@ pub fn recover(root: &Path, namespace: &str, name: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     let supervisor = supervisor_binary()?;
-    let left = podcore::runtime::stop_everything(root, &record.entry(), true);
+    let left = podcore::teardown::stop_pod(root, &record.entry());
     if !left.is_empty() {
         bail!("pod {name}: what its last supervisor left cannot be removed: {left}");
     }
@@ -1158,19 +1215,6 @@ pub fn recover(root: &Path, namespace: &str, name: &str) -> anyhow::Result<()> {
         .with_context(|| format!("recover pod {name}"))?;
     println!("pod \"{name}\" recovered");
     Ok(())
-}
-
-/// Wait for a child and turn its end into an exit code (128 + signal when killed).
-fn wait_exit(pid: i32) -> anyhow::Result<i32> {
-    use nix::sys::wait::{WaitStatus, waitpid};
-    loop {
-        match waitpid(nix::unistd::Pid::from_raw(pid), None) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-            Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(128 + signal as i32),
-            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => bail!("wait for the exec'd process: {e}"),
-        }
-    }
 }
 
 /// The status of one container of a pod, init containers included.

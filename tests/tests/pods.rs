@@ -195,7 +195,7 @@ fn the_supervisor_is_its_own_binary_and_the_parent_of_every_container() {
     let pod_dir = root.path().join("pods").join(&uid);
     for target in [
         "shm",
-        "containers/pause/rootfs",
+        "_sandbox/rootfs",
         "containers/hello/rootfs",
         "containers/hello2/rootfs",
     ] {
@@ -857,7 +857,7 @@ spec:
     );
     if !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
         let shares = std::fs::read_to_string(format!(
-            "/sys/fs/cgroup/cpu/podctl/besteffort/pod{uid}/pause/cpu.shares"
+            "/sys/fs/cgroup/cpu/podctl/besteffort/pod{uid}/_sandbox/cpu.shares"
         ))
         .unwrap();
         assert_eq!(shares.trim(), "2");

@@ -115,6 +115,49 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<Parsed>, SpecError> {
     Ok(pods)
 }
 
+/// `pod` with one more app container: a Kubernetes container object,
+/// checked as it would be in the pod's manifest (field paths name
+/// `spec.containers[N]`), e.g. a name already taken.
+pub fn with_container(pod: &PodSpec, container: serde_json::Value) -> Result<PodSpec, SpecError> {
+    let mut spec = pod.original.clone();
+    let Some(list) = spec
+        .as_object_mut()
+        .map(|s| {
+            s.entry("containers")
+                .or_insert_with(|| serde_json::json!([]))
+        })
+        .and_then(serde_json::Value::as_array_mut)
+    else {
+        return Err(SpecError::field(
+            "spec",
+            "the pod's own spec is not an object",
+        ));
+    };
+    list.push(container);
+    let document = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": pod.name, "namespace": pod.namespace, "labels": pod.labels},
+        "spec": spec,
+    });
+    let mut parsed = convert::from_document(document)?.pod;
+    parsed.source_kind = pod.source_kind.clone();
+    Ok(parsed)
+}
+
+/// `pod` without the container `name` (app or init).
+pub fn without_container(pod: &PodSpec, name: &str) -> PodSpec {
+    let mut pod = pod.clone();
+    pod.containers.retain(|c| c.name != name);
+    pod.init_containers.retain(|c| c.name != name);
+    for list in ["containers", "initContainers"] {
+        if let Some(items) = pod.original.get_mut(list).and_then(|l| l.as_array_mut()) {
+            items.retain(|c| c.get("name").and_then(|n| n.as_str()) != Some(name));
+        }
+    }
+    pod
+}
+
 fn yaml_documents(text: &str) -> Result<Vec<serde_json::Value>, SpecError> {
     use serde::Deserialize;
     let mut out = Vec::new();

@@ -13,16 +13,6 @@ pub enum RestartPolicy {
     Never,
 }
 
-impl RestartPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Always => "Always",
-            Self::OnFailure => "OnFailure",
-            Self::Never => "Never",
-        }
-    }
-}
-
 /// A validated pod.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PodSpec {
@@ -173,7 +163,9 @@ pub enum VolumeSource {
 }
 
 /// The pod's QoS class, by the kubelet's rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::IntoStaticStr,
+)]
 pub enum QosClass {
     Guaranteed,
     Burstable,

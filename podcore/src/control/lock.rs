@@ -1,4 +1,4 @@
-//! How podctl finds a pod's supervisor and tells it to stop.
+//! Which process is a pod's supervisor.
 //!
 //! A supervisor holds a POSIX write lock on `supervisor.lock` in its pod's
 //! folder for its whole life; the kernel drops the lock when the process
@@ -6,9 +6,6 @@
 //! So "is the supervisor alive, and which pid is it" never depends on a pid
 //! file that may be stale, reused by another process, or written by someone
 //! else. (The lock is not inherited by the children the supervisor forks.)
-//!
-//! The stop request travels with the signal (`sigqueue`: SIGTERM carrying
-//! the grace period), so deleting a pod writes nothing and works on a full disk.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -82,44 +79,9 @@ pub fn supervisor_pid(paths: &PodPaths) -> Option<i32> {
     holder(&file)
 }
 
-/// Ask the supervisor `pid` to stop its pod with `grace` seconds between
-/// the stop signal and SIGKILL (`None`: the pod's own grace period).
-pub fn request_stop(pid: i32, grace: Option<u64>) -> std::io::Result<()> {
-    let value = nix::libc::sigval {
-        sival_ptr: grace.map_or(0, encode_grace) as usize as *mut nix::libc::c_void,
-    };
-    // SAFETY: sigqueue(3) only reads its arguments.
-    if unsafe { nix::libc::sigqueue(pid, nix::libc::SIGTERM, value) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// A grace period as a signal's value: 0 means "none given" (a plain
-/// `kill`), so the grace is sent plus one, capped to fit.
-pub fn encode_grace(grace: u64) -> u32 {
-    grace.min(u32::MAX as u64 - 1) as u32 + 1
-}
-
-/// The grace period a signal's value carries, if any.
-pub fn decode_grace(value: u32) -> Option<u64> {
-    value.checked_sub(1).map(u64::from)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn grace_rides_on_the_signal_value() {
-        assert_eq!(decode_grace(0), None);
-        assert_eq!(decode_grace(encode_grace(0)), Some(0));
-        assert_eq!(decode_grace(encode_grace(30)), Some(30));
-        assert_eq!(
-            decode_grace(encode_grace(u64::MAX)),
-            Some(u32::MAX as u64 - 1)
-        );
-    }
 
     #[test]
     fn the_lock_names_its_holder_and_is_gone_with_it() {
@@ -134,6 +96,8 @@ mod tests {
         // SAFETY: the child makes only async-signal-safe system calls with
         // data prepared before the fork, then waits to be killed.
         match unsafe { nix::unistd::fork() }.unwrap() {
+            // SAFETY: as above, only async-signal-safe system calls in the child.
+            // SAFETY: as above, only async-signal-safe system calls in the child.
             nix::unistd::ForkResult::Child => unsafe {
                 let fd =
                     nix::libc::open(path.as_ptr(), nix::libc::O_RDWR | nix::libc::O_CREAT, 0o600);

@@ -1,0 +1,110 @@
+//! The client end of a supervisor's control socket.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use crate::pod::PodPaths;
+
+use super::protocol::{Envelope, Request, Response, VERSION};
+
+/// Why a request did not get an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Nobody listens on the pod's control socket: its supervisor is gone.
+    #[error("the pod's supervisor is not running ({0})")]
+    NoSupervisor(std::io::Error),
+    #[error("talk to the pod's supervisor: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the pod's supervisor gave no answer")]
+    NoAnswer,
+    #[error("the pod's supervisor answered in a way this podctl does not read: {0}")]
+    Protocol(String),
+    /// The supervisor refused or failed the request.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// One connection to a pod's supervisor: one request, one answer.
+pub struct Client {
+    stream: UnixStream,
+}
+
+impl Client {
+    /// Connect to the supervisor of the pod at `paths`.
+    pub fn connect(paths: &PodPaths) -> Result<Self, ClientError> {
+        let stream =
+            UnixStream::connect(paths.control_socket()).map_err(ClientError::NoSupervisor)?;
+        Ok(Self { stream })
+    }
+
+    /// Give up waiting for the answer after `timeout` (none: wait as long as it takes).
+    pub fn with_timeout(self, timeout: Option<Duration>) -> Result<Self, ClientError> {
+        self.stream.set_read_timeout(timeout)?;
+        self.stream.set_write_timeout(timeout)?;
+        Ok(self)
+    }
+
+    /// Send `request` and wait for the answer; a [`Response::Error`] is
+    /// returned as [`ClientError::Refused`].
+    pub fn call(self, request: &Request) -> Result<Response, ClientError> {
+        self.call_with_fds(request, &[])
+    }
+
+    /// As [`Client::call`], with descriptors riding along (`SCM_RIGHTS`).
+    pub fn call_with_fds(
+        mut self,
+        request: &Request,
+        fds: &[RawFd],
+    ) -> Result<Response, ClientError> {
+        let mut line = serde_json::to_vec(&Envelope {
+            version: VERSION,
+            message: request,
+        })
+        .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        line.push(b'\n');
+        if fds.is_empty() {
+            self.stream.write_all(&line)?;
+        } else {
+            use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+            let iov = [std::io::IoSlice::new(&line)];
+            let rights = [ControlMessage::ScmRights(fds)];
+            let sent = sendmsg::<()>(
+                self.stream.as_raw_fd(),
+                &iov,
+                &rights,
+                MsgFlags::empty(),
+                None,
+            )
+            .map_err(std::io::Error::from)?;
+            self.stream.write_all(&line[sent..])?;
+        }
+        let mut answer = String::new();
+        BufReader::new(&self.stream).read_line(&mut answer)?;
+        if answer.is_empty() {
+            return Err(ClientError::NoAnswer);
+        }
+        let envelope: Envelope<Response> = serde_json::from_str(&answer)
+            .map_err(|e| ClientError::Protocol(format!("{e}: {}", answer.trim())))?;
+        if envelope.version != VERSION {
+            return Err(ClientError::Protocol(format!(
+                "protocol version {} (this podctl speaks {VERSION})",
+                envelope.version
+            )));
+        }
+        match envelope.message {
+            Response::Error { message } => Err(ClientError::Refused(message)),
+            other => Ok(other),
+        }
+    }
+}
+
+/// Ask the supervisor of the pod at `paths` one thing, waiting at most `timeout`.
+pub fn call(
+    paths: &PodPaths,
+    request: &Request,
+    timeout: Option<Duration>,
+) -> Result<Response, ClientError> {
+    Client::connect(paths)?.with_timeout(timeout)?.call(request)
+}

@@ -1,0 +1,322 @@
+//! Making processes: the sandbox, containers, and processes exec'd into
+//! containers (probes, preStop hooks, clients' exec), each created from a
+//! throw-away child of the supervisor ([`in_child`]).
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::Utc;
+use nix::fcntl::OFlag;
+use nix::sys::wait::waitpid;
+
+use crate::container::{self, ExecIo};
+use crate::image::overlay;
+use crate::logs::{LineBuffer, Stream};
+use crate::pod::PodPaths;
+use crate::status::{ContainerState, EventType, Terminated, TerminatedReason};
+
+use super::lifecycle::{Ended, Kind, Life};
+use super::output::{Capture, Output};
+use super::{Supervisor, SupervisorError, chain, io, pipe, sys};
+
+/// A process a client exec'd, until it ends and the client is answered.
+pub(super) struct ExecRun {
+    pub pid: i32,
+    /// Killed at this time (the request's timeout).
+    pub deadline: Option<Instant>,
+    pub stdout: Option<Capture>,
+    pub stderr: Option<Capture>,
+    /// Its exit code, once reaped (output may still be draining).
+    pub exit_code: Option<i32>,
+}
+
+impl Supervisor {
+    pub(super) fn state_root(&self) -> PathBuf {
+        PodPaths::run_dir(&self.paths.root)
+    }
+
+    pub(super) fn start_sandbox(&mut self) -> Result<(), SupervisorError> {
+        let null = || {
+            File::options()
+                .write(true)
+                .open("/dev/null")
+                .map(OwnedFd::from)
+                .map_err(io("open /dev/null"))
+        };
+        let (out, err) = (null()?, null()?);
+        let id = self.paths.sandbox_id();
+        let dir = self.paths.sandbox_dir();
+        let state_root = self.state_root();
+        // A pinned namespace has lo up already (see `network::pin_netns`).
+        let loopback = !self.record.spec.host_network
+            && crate::network::pinned_netns(&self.paths.root, &self.paths.uid).is_none();
+        let pid = in_child(|| {
+            step("sandbox files (/etc, /dev/shm, volumes)", || {
+                crate::sandbox::prepare(
+                    &self.record.spec,
+                    &self.paths,
+                    self.status.pod_ip.as_deref(),
+                )
+            })?;
+            let rootfs = step("pause: mount root filesystem", || {
+                mount_rootfs(&dir, &self.record.pause.layers)
+            })?;
+            let spec = container::pause_spec(&self.record, &self.paths, &rootfs)?;
+            let mut created = step("pause: create container", || {
+                container::create(&id, &dir.join("bundle"), &spec, &state_root, out, err)
+            })?;
+            let pid = step("pause: start container", || container::start(&mut created))?;
+            if loopback {
+                step("pause: bring up loopback", || {
+                    crate::sandbox::loopback_up(pid)
+                })
+                .map_err(io("bring up loopback in the pod's network namespace"))?;
+            }
+            Ok(pid)
+        })?;
+        self.pause_pid = Some(pid);
+        self.status.sandbox.pause_pid = Some(pid);
+        self.event(
+            EventType::Normal,
+            "SandboxReady",
+            format!("pause started as pid {pid}"),
+        );
+        Ok(())
+    }
+
+    /// Start the container at `index`; a failure ends its run with StartError.
+    pub(super) fn start_container(&mut self, index: usize) {
+        let slot = &self.slots[index];
+        let name = slot.spec.name.clone();
+        let run = slot.status.restart_count + u32::from(slot.ever_started);
+        match self.create(index, run) {
+            Ok(pid) => {
+                let now = Instant::now();
+                let slot = &mut self.slots[index];
+                if slot.ever_started {
+                    slot.status.restart_count += 1;
+                }
+                slot.ever_started = true;
+                slot.life = Life::Running {
+                    pid,
+                    since: now,
+                    stop: None,
+                };
+                slot.status.pid = Some(pid);
+                slot.status.state = ContainerState::Running {
+                    started_at: Utc::now(),
+                };
+                slot.status.started = true;
+                slot.probes = super::probes::fresh(&slot.spec, slot.kind, now);
+                slot.status.ready = slot.kind != Kind::Init && super::probes::is_ready(slot);
+                self.dirty = true;
+                self.event(
+                    EventType::Normal,
+                    "Started",
+                    format!("Started container {name}"),
+                );
+            }
+            Err(error) => {
+                let error = chain(&error);
+                tracing::warn!(container = %name, %error, "start failed");
+                self.event(EventType::Warning, "Failed", format!("Error: {error}"));
+                self.slots[index].ever_started = true;
+                let terminated = Terminated {
+                    exit_code: 128,
+                    signal: None,
+                    reason: TerminatedReason::StartError,
+                    message: Some(error),
+                    started_at: None,
+                    finished_at: Utc::now(),
+                };
+                self.cleanup_container(index);
+                let ended = Ended {
+                    exit_code: 128,
+                    stopped: false,
+                    ran_for: None,
+                };
+                self.after_exit(index, ended, terminated);
+            }
+        }
+    }
+
+    /// Create and start a container's run number `run`, its output piped to its log.
+    fn create(&mut self, index: usize, run: u32) -> Result<i32, SupervisorError> {
+        let pause_pid = self.pause_pid.ok_or(SupervisorError::Sys {
+            step: "start container",
+            source: std::io::Error::other("the sandbox is not running"),
+        })?;
+        let name = self.slots[index].spec.name.clone();
+        std::fs::create_dir_all(self.paths.logs(&name)).map_err(io("create log folder"))?;
+        let options = &self.record.options;
+        let log = crate::logs::LogFile::open(
+            &self.paths.log_file(&name, run),
+            options.log_max_size,
+            options.log_max_files,
+        )
+        .map_err(io("open log file"))?;
+        // As the kubelet keeps only the last dead container: this run's log
+        // and the previous one's (`logs --previous`), no older.
+        for old in 0..run.saturating_sub(1) {
+            let file = self.paths.log_file(&name, old);
+            for path in crate::logs::rotated_files(&file).into_iter().chain([file]) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        let (out_read, out_write) = pipe()?;
+        let (err_read, err_write) = pipe()?;
+        for fd in [&out_read, &err_read] {
+            set_nonblocking(fd)?;
+        }
+        let id = self.paths.container_id(&name);
+        let dir = self.paths.container(&name);
+        let state_root = self.state_root();
+        let pid = in_child(|| {
+            let image = self.record.images.get(&name).ok_or_else(|| {
+                SupervisorError::Create(format!("container {name} has no resolved image"))
+            })?;
+            let rootfs = step(format_args!("{name}: mount root filesystem"), || {
+                mount_rootfs(&dir, &image.layers)
+            })?;
+            let spec = container::app_spec(
+                &self.record,
+                &self.paths,
+                &self.slots[index].spec,
+                pause_pid,
+                &rootfs,
+            )?;
+            let mut created = step(format_args!("{name}: create container"), || {
+                container::create(
+                    &id,
+                    &dir.join("bundle"),
+                    &spec,
+                    &state_root,
+                    out_write,
+                    err_write,
+                )
+            })?;
+            step(format_args!("{name}: start container"), || {
+                container::start(&mut created)
+            })
+            .map_err(SupervisorError::from)
+        })?;
+        let slot = &mut self.slots[index];
+        slot.oom_before = crate::cgroups::oom_kills(&slot.cgroup).unwrap_or(0);
+        slot.outputs = vec![
+            Output::new(out_read, LineBuffer::new(Stream::Stdout)),
+            Output::new(err_read, LineBuffer::new(Stream::Stderr)),
+        ];
+        slot.log = Some(log);
+        Ok(pid)
+    }
+
+    /// Run `command` in the running container at `index` (a probe, a hook
+    /// or a client's exec); the supervisor becomes its parent.
+    pub(super) fn exec_in(
+        &self,
+        index: usize,
+        command: Vec<String>,
+        io: ExecIo,
+    ) -> Result<i32, SupervisorError> {
+        let id = self.paths.container_id(&self.slots[index].spec.name);
+        let state_root = self.state_root();
+        in_child(move || Ok(container::spawn_in(&state_root, &id, command, io)?))
+    }
+
+    /// Remove what is left of a container's run: its libcontainer state and root.
+    pub(super) fn cleanup_container(&mut self, index: usize) {
+        let name = self.slots[index].spec.name.clone();
+        container::destroy(&self.state_root(), &self.paths.container_id(&name));
+        let _ = overlay::unmount_rootfs(&self.paths.container(&name).join("rootfs"));
+    }
+}
+
+/// Mount a fresh overlay root filesystem in `dir`: a restarted container
+/// gets a new writable layer, as in Kubernetes.
+fn mount_rootfs(dir: &std::path::Path, layers: &[PathBuf]) -> Result<PathBuf, SupervisorError> {
+    let rootfs = dir.join("rootfs");
+    overlay::unmount_rootfs(&rootfs)?;
+    let _ = std::fs::remove_dir_all(dir.join("upper"));
+    let _ = std::fs::remove_dir_all(dir.join("work"));
+    for sub in ["upper", "work", "rootfs"] {
+        std::fs::create_dir_all(dir.join(sub)).map_err(io("create container folder"))?;
+    }
+    overlay::mount_rootfs(layers, &dir.join("upper"), &dir.join("work"), &rootfs)?;
+    Ok(rootfs)
+}
+
+pub(super) fn set_nonblocking(fd: &OwnedFd) -> Result<(), SupervisorError> {
+    nix::fcntl::fcntl(
+        fd.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK),
+    )
+    .map(drop)
+    .map_err(sys("set pipe non-blocking"))
+}
+
+/// Run `create` (which makes a process through libcontainer) in a
+/// throw-away child of the supervisor and return the new process's pid.
+///
+/// The supervisor lives as long as its pod and should stay small; creating a
+/// container through libcontainer runs a great deal of code and allocates
+/// (and libcontainer writes the container's `oomScoreAdj` to its caller). The
+/// child does all of that in its own copy of the process and exits. The new
+/// process is the child's child (libcontainer clones it as a sibling of its
+/// intermediate process), so when the child exits the kernel hands it to the
+/// supervisor, the nearest child subreaper, which then reaps it and reads
+/// its exit code.
+fn in_child(create: impl FnOnce() -> Result<i32, SupervisorError>) -> Result<i32, SupervisorError> {
+    let (read, write) = pipe()?;
+    // SAFETY: the supervisor is single-threaded, so the child is a complete
+    // copy that may run any code the parent could.
+    match unsafe { nix::unistd::fork() }.map_err(sys("fork to create a process"))? {
+        nix::unistd::ForkResult::Child => {
+            drop(read);
+            // The supervisor's handlers would write to its signal pipe.
+            super::signals::restore_defaults();
+            // A panic must not unwind into the supervisor's frames, which
+            // this copy shares: it would run on as a second supervisor.
+            let answer = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(create)) {
+                Ok(Ok(pid)) => format!("ok {pid}"),
+                Ok(Err(error)) => format!("error {}", chain(&error)),
+                Err(_) => "error creating the process panicked (see supervisor.log)".to_string(),
+            };
+            let _ = File::from(write).write_all(answer.as_bytes());
+            // SAFETY: _exit ends the child at once, without running the
+            // destructors and exit handlers of the state it shares with the
+            // supervisor (files, mounts and pipes the supervisor still owns).
+            unsafe { nix::libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(write);
+            let mut answer = String::new();
+            let read_result = File::from(read).read_to_string(&mut answer);
+            while let Err(nix::errno::Errno::EINTR) = waitpid(child, None) {}
+            read_result.map_err(io("read the result of creating a process"))?;
+            match answer.split_once(' ') {
+                Some(("ok", pid)) => pid.trim().parse().map_err(|_| {
+                    SupervisorError::Create(format!("bad answer from the creating child: {answer}"))
+                }),
+                Some(("error", message)) => Err(SupervisorError::Create(message.to_string())),
+                _ => Err(SupervisorError::Create(
+                    "the process creating the container died (see supervisor.log)".into(),
+                )),
+            }
+        }
+    }
+}
+
+/// Run one step of starting a pod and log how long it took (`podctl -v run`
+/// shows these, so a slow start can be traced to its step).
+fn step<T>(what: impl std::fmt::Display, f: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let result = f();
+    tracing::debug!(
+        "step {what}: {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    result
+}
