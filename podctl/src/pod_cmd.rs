@@ -778,7 +778,6 @@ pub fn inspect(root: &Path, namespace: &str, name: &str) -> anyhow::Result<()> {
     let entry = pod::find(root, namespace, name)?;
     let (record, paths, status) = load(root, &entry)?;
     let status = status.ok_or_else(|| anyhow::anyhow!("pod {name} has no status yet"))?;
-    let qos = record.spec.qos_class();
     let pause = status.sandbox.pause_pid;
     let containers: Vec<serde_json::Value> = status
         .init_containers
@@ -790,7 +789,7 @@ pub fn inspect(root: &Path, namespace: &str, name: &str) -> anyhow::Result<()> {
                 "id": c.container_id,
                 "pid": c.pid,
                 "namespaces": c.pid.map(namespaces),
-                "cgroup": format!("/{}/{}", podcore::cgroups::pod_cgroup(qos, &record.uid), c.name),
+                "cgroup": format!("/{}", record.cgroup(&c.name)),
                 // The overlay is mounted in the supervisor's mount namespace
                 // only; the container's root is reached from the host here.
                 "rootfs": c.pid.map(|pid| format!("/proc/{pid}/root")),
