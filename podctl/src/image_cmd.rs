@@ -1,4 +1,5 @@
-//! `podctl image ...`: import, list, inspect and remove local images.
+//! `podctl image ...`: pull, push, import, list, inspect and remove images;
+//! `podctl login` and `logout`.
 
 use std::path::PathBuf;
 
@@ -10,7 +11,36 @@ use crate::output;
 
 #[derive(Subcommand)]
 pub enum ImageCommand {
-    /// Import an OCI image layout folder or an OCI archive (tar of a layout).
+    /// Pull an image from its registry (mirrors first, see --registries-config).
+    ///
+    /// References are normalised as Docker does: busybox is
+    /// docker.io/library/busybox:latest. Every blob is verified by digest and
+    /// size before it enters the store; blobs the store holds are not fetched.
+    ///
+    /// Example: podctl image pull 127.0.0.1:5000/team/app:v1
+    Pull {
+        /// [HOST[:PORT]/]NAME[:TAG] or NAME@sha256:DIGEST
+        reference: String,
+    },
+    /// Push a stored image to a registry, as TARGET or under its own name.
+    ///
+    /// Example: podctl image push busybox 127.0.0.1:5000/busybox:v1
+    Push {
+        /// The stored image, NAME[:TAG].
+        source: String,
+        /// Where to push it, HOST[:PORT]/NAME[:TAG].
+        target: Option<String>,
+    },
+    /// Remove blobs and unpacked layers no image uses; with --all, also every
+    /// image no pod uses (the pause image stays).
+    ///
+    /// Example: podctl image prune --all
+    Prune {
+        #[arg(short, long)]
+        all: bool,
+    },
+    /// Import an OCI image layout folder, an OCI archive (tar of a layout) or a
+    /// `docker save` / `podman save` archive.
     ///
     /// Every blob is checked against its digest and size; a mismatch imports
     /// nothing. A layout holding several named images imports each.
@@ -58,8 +88,57 @@ pub enum ImageCommand {
     },
 }
 
-pub fn run(root: &std::path::Path, store: &Store, command: ImageCommand) -> anyhow::Result<()> {
+pub fn run(
+    root: &std::path::Path,
+    store: &Store,
+    registries: &crate::RegistryArgs,
+    command: ImageCommand,
+) -> anyhow::Result<()> {
     match command {
+        ImageCommand::Pull { reference } => {
+            let (image, timings) = registries
+                .registry()?
+                .pull(store, &reference)
+                .map_err(anyhow::Error::from)?;
+            tracing::debug!(
+                "pull {reference}: network (verified as it streamed) {:?}, {} bytes; import {:?}",
+                timings.network,
+                timings.downloaded,
+                timings.import
+            );
+            println!("{}\t{}", image.reference, image.digest);
+            Ok(())
+        }
+        ImageCommand::Push { source, target } => {
+            let digest = registries
+                .registry()?
+                .push(store, &source, target.as_deref())
+                .map_err(anyhow::Error::from)?;
+            println!("{}\t{digest}", target.unwrap_or(source));
+            Ok(())
+        }
+        ImageCommand::Prune { all } => {
+            let in_use: Vec<String> = podcore::pod::list(root)
+                .into_iter()
+                .filter_map(|entry| {
+                    let paths = podcore::pod::PodPaths::new(root, &entry.uid);
+                    podcore::pod::read_json::<podcore::pod::PodRecord>(&paths.record()).ok()
+                })
+                .flat_map(|record| {
+                    record
+                        .images
+                        .into_values()
+                        .map(|i| i.reference)
+                        .chain([record.pause.reference])
+                })
+                .collect();
+            let (removed, freed) = store.prune(&in_use, all).context("prune images")?;
+            for reference in removed {
+                println!("Untagged: {reference}");
+            }
+            println!("Total reclaimed space: {}", bytesize::ByteSize(freed));
+            Ok(())
+        }
         ImageCommand::Import { path, name } => {
             let name = name
                 .map(|n| Reference::parse(&n))
@@ -96,7 +175,11 @@ pub fn run(root: &std::path::Path, store: &Store, command: ImageCommand) -> anyh
                                 .unwrap_or_else(|| "unknown".into());
                             vec![
                                 image.reference.name.clone(),
-                                image.reference.tag.clone(),
+                                if image.reference.tag.is_empty() {
+                                    "<none>".into()
+                                } else {
+                                    image.reference.tag.clone()
+                                },
                                 image
                                     .digest
                                     .trim_start_matches("sha256:")
@@ -169,4 +252,45 @@ fn pods_using(root: &std::path::Path, reference: &str) -> Vec<String> {
         })
         .map(|entry| format!("{}/{}", entry.namespace, entry.name))
         .collect()
+}
+
+/// `podctl login`: check the credential against the registry, then store it.
+pub fn login(
+    registries: &crate::RegistryArgs,
+    server: &str,
+    username: String,
+    password: Option<String>,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let password = match (password, password_stdin) {
+        (Some(_), true) => anyhow::bail!("give --password or --password-stdin, not both"),
+        (Some(p), false) => p,
+        (None, true) => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("read the password from stdin")?;
+            text.trim_end_matches(['\n', '\r']).to_string()
+        }
+        (None, false) => anyhow::bail!("no password: give --password-stdin (or --password)"),
+    };
+    let credential = podcore::image::registry::Credential { username, password };
+    registries
+        .registry()?
+        .check_login(server, &credential)
+        .map_err(anyhow::Error::from)?;
+    let file = podcore::image::registry::config::store_credential(server, Some(&credential))
+        .map_err(anyhow::Error::msg)?;
+    println!("Login Succeeded (credential stored in {})", file.display());
+    Ok(())
+}
+
+/// `podctl logout`.
+pub fn logout(server: &str) -> anyhow::Result<()> {
+    let file = podcore::image::registry::config::store_credential(server, None)
+        .map_err(anyhow::Error::msg)?;
+    println!(
+        "Removed login credentials for {server} from {}",
+        file.display()
+    );
+    Ok(())
 }

@@ -43,8 +43,42 @@ struct Cli {
     /// Log level filter (error, warn, info, debug, trace or a tracing filter).
     #[arg(long, global = true, env = "PODCTL_LOG")]
     log_level: Option<String>,
+    #[command(flatten)]
+    registries: RegistryArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Where images are pulled from and pushed to.
+#[derive(clap::Args, Clone)]
+pub struct RegistryArgs {
+    /// Registry mirrors and plain-HTTP registries, in podman's registries.conf
+    /// shape ([[registry]] prefix, [[registry.mirror]] location, insecure).
+    #[arg(
+        long,
+        global = true,
+        env = "PODCTL_REGISTRIES_CONFIG",
+        default_value = podcore::image::registry::config::DEFAULT_CONFIG
+    )]
+    registries_config: PathBuf,
+    /// A registry reached over plain HTTP (repeatable); loopback ones always are.
+    #[arg(long, global = true)]
+    insecure_registry: Vec<String>,
+}
+
+impl RegistryArgs {
+    /// A registry client with these settings and progress bars on a terminal.
+    pub fn registry(&self) -> anyhow::Result<podcore::image::registry::Registry> {
+        let mut settings = podcore::image::registry::Settings::load(&self.registries_config)
+            .map_err(anyhow::Error::msg)?;
+        settings
+            .insecure
+            .extend(self.insecure_registry.iter().cloned());
+        Ok(podcore::image::registry::Registry::new(
+            settings,
+            std::sync::Arc::new(output::BlobBars::new()),
+        ))
+    }
 }
 
 #[derive(Subcommand)]
@@ -101,6 +135,29 @@ enum Command {
         /// socket, as a CRI runtime under a kubelet; the sandbox stays until deleted).
         #[arg(long, value_enum, default_value = "policy")]
         restart_mode: RestartModeArg,
+    },
+    /// Log in to a registry: the credential is checked, then stored (mode 0600)
+    /// in $REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json.
+    ///
+    /// Example: echo secret | podctl login 127.0.0.1:5000 -u alice --password-stdin
+    Login {
+        /// The registry, HOST[:PORT].
+        server: String,
+        #[arg(short, long)]
+        username: String,
+        /// The password (visible in the process list: prefer --password-stdin).
+        #[arg(short, long)]
+        password: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Remove a registry's stored credential.
+    ///
+    /// Example: podctl logout 127.0.0.1:5000
+    Logout {
+        /// The registry, HOST[:PORT].
+        server: String,
     },
     /// List pods, or show one as Kubernetes shows it.
     ///
@@ -287,7 +344,16 @@ enum RestartModeArg {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let root = cli.root.as_path();
     match cli.command {
-        Command::Image(command) => image_cmd::run(root, &open_store(root)?, command)?,
+        Command::Image(command) => {
+            image_cmd::run(root, &open_store(root)?, &cli.registries, command)?
+        }
+        Command::Login {
+            server,
+            username,
+            password,
+            password_stdin,
+        } => image_cmd::login(&cli.registries, &server, username, password, password_stdin)?,
+        Command::Logout { server } => image_cmd::logout(&server)?,
         Command::Run {
             file,
             detach,
@@ -322,7 +388,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     RestartModeArg::Client => podcore::pod::RestartMode::Client,
                 },
             };
-            return Ok(pod_cmd::run(root, &store, args)? as u8);
+            return Ok(pod_cmd::run(root, &store, &cli.registries, args)? as u8);
         }
         Command::Get {
             name,

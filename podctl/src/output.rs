@@ -38,6 +38,62 @@ pub fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
+/// A progress bar per blob of a pull or push (bytes, rate) on a terminal,
+/// nothing when standard error is not one.
+pub struct BlobBars {
+    multi: indicatif::MultiProgress,
+    bars: std::sync::Mutex<Vec<indicatif::ProgressBar>>,
+}
+
+impl BlobBars {
+    pub fn new() -> Self {
+        Self {
+            multi: indicatif::MultiProgress::with_draw_target(
+                indicatif::ProgressDrawTarget::stderr(),
+            ),
+            bars: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl podcore::image::registry::Progress for BlobBars {
+    fn start(&self, digest: &str, size: u64) -> usize {
+        let bar = self.multi.add(indicatif::ProgressBar::new(size));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        let short: String = digest
+            .trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect();
+        bar.set_message(short);
+        let mut bars = self.bars.lock().expect("no panic holds the bars");
+        bars.push(bar);
+        bars.len() - 1
+    }
+
+    fn advance(&self, id: usize, bytes: u64) {
+        if let Some(bar) = self.bars.lock().expect("no panic holds the bars").get(id) {
+            bar.inc(bytes);
+        }
+    }
+
+    fn finish(&self, id: usize, ok: bool) {
+        if let Some(bar) = self.bars.lock().expect("no panic holds the bars").get(id) {
+            if ok {
+                bar.finish();
+            } else {
+                bar.abandon();
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;

@@ -68,7 +68,12 @@ pub fn parse_backoff(text: &str) -> Result<(Duration, Duration), String> {
     Ok((a, b))
 }
 
-pub fn run(root: &Path, store: &Store, args: RunArgs) -> anyhow::Result<i32> {
+pub fn run(
+    root: &Path,
+    store: &Store,
+    registries: &crate::RegistryArgs,
+    args: RunArgs,
+) -> anyhow::Result<i32> {
     // Before anything is made: a pod without its supervisor cannot start.
     let supervisor = supervisor_binary()?;
     let (text, format) = if args.file == Path::new("-") {
@@ -108,6 +113,44 @@ pub fn run(root: &Path, store: &Store, args: RunArgs) -> anyhow::Result<i32> {
     for p in &parsed {
         podcore::runtime::check_permitted(&p.pod, &options)
             .with_context(|| format!("create pod {}", p.pod.name))?;
+    }
+    // Images by each container's imagePullPolicy, before any pod is made.
+    let mut pulled = std::collections::BTreeSet::new();
+    for p in &parsed {
+        let lists = [
+            ("initContainers", &p.pod.init_containers),
+            ("containers", &p.pod.containers),
+        ];
+        for (field, list) in lists {
+            for (i, c) in list.iter().enumerate() {
+                let at = || format!("create pod {}: spec.{field}[{i}].image", p.pod.name);
+                let present = store.resolve(&c.image).is_ok();
+                use podcore::image::registry::PullDecision;
+                match podcore::image::registry::pull_decision(
+                    &c.image_pull_policy,
+                    &c.image,
+                    present,
+                ) {
+                    PullDecision::UseLocal => {}
+                    PullDecision::NeverPull => bail!(
+                        "{}: image {} is not present and imagePullPolicy is Never (ErrImageNeverPull): \
+                         pull it with `podctl image pull {}` or import it",
+                        at(),
+                        c.image,
+                        c.image
+                    ),
+                    PullDecision::Pull if pulled.contains(&c.image) => {}
+                    PullDecision::Pull => {
+                        registries
+                            .registry()?
+                            .pull(store, &c.image)
+                            .map_err(anyhow::Error::from)
+                            .with_context(|| format!("{} (ErrImagePull)", at()))?;
+                        pulled.insert(c.image.clone());
+                    }
+                }
+            }
+        }
     }
     if let Some((initial, cap)) = args.backoff {
         options.backoff_initial_ms = initial.as_millis() as u64;

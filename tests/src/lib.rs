@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: where the built binaries are, processes
 //! that are killed when a test ends (also when it fails), and `/proc` readers.
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};

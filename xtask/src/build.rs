@@ -33,6 +33,15 @@ const PACKAGES: &[(&str, &str)] = &[
     ("iptables", "the bridge and portmap plugins program it"),
     ("file", "checks that pause is statically linked"),
     ("time", "GNU time: the peak memory of a command in tests"),
+    (
+        "docker-registry",
+        "a registry on loopback for the image pull and push tests",
+    ),
+    (
+        "skopeo",
+        "an independent client that puts images into the test registry",
+    ),
+    ("apache2-utils", "htpasswd, the test registry's users"),
 ];
 
 pub type Result<T = ()> = std::result::Result<T, String>;

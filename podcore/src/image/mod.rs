@@ -1,14 +1,17 @@
 //! The local OCI image store.
 //!
-//! Images come in as OCI image layouts (folders) or OCI archives (tars of a
-//! layout). Every blob is checked against its descriptor's digest and size
+//! Images come in as OCI image layouts (folders), OCI archives (tars of a
+//! layout), `docker save` archives ([`archive`]) or from registries
+//! ([`registry`]). Every blob is checked against its descriptor's digest and size
 //! before anything is recorded, so an import either lands whole or leaves
 //! nothing. Layers are unpacked once, on first use, into a cache keyed by
 //! diff id and shared by all images; a container's root filesystem is an
 //! overlay of those folders (see [`overlay`]).
 
+pub mod archive;
 pub mod overlay;
 pub mod reference;
+pub mod registry;
 mod unpack;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -108,6 +111,7 @@ pub fn pause_reference() -> Reference {
     Reference {
         name: "podctl/pause".into(),
         tag: env!("CARGO_PKG_VERSION").into(),
+        digest: None,
     }
 }
 
@@ -181,6 +185,19 @@ impl Store {
         })
     }
 
+    /// Hard-link the stored blob `digest` to `target`; false when the store
+    /// does not hold it (or it cannot be linked: then it is fetched again).
+    pub fn link_blob(&self, digest: &str, target: &Path) -> bool {
+        sha256_hex(digest).is_ok() && std::fs::hard_link(self.blob_path(digest), target).is_ok()
+    }
+
+    /// A stored blob's bytes.
+    pub fn blob_bytes(&self, digest: &str) -> Result<Vec<u8>> {
+        sha256_hex(digest)?;
+        let path = self.blob_path(digest);
+        std::fs::read(&path).map_err(io_err("read", &path))
+    }
+
     fn blob_path(&self, digest: &str) -> PathBuf {
         self.dir
             .join("blobs/sha256")
@@ -221,6 +238,9 @@ impl Store {
             let dest = staging.path().join("layout");
             std::fs::create_dir(&dest).map_err(io_err("create", &dest))?;
             extract_archive(path, &dest)?;
+            if archive::is_docker_archive(&dest) {
+                archive::docker_to_oci(&dest)?;
+            }
             dest
         };
         let default_name = path
@@ -504,6 +524,42 @@ impl Store {
         Ok(reference)
     }
 
+    /// Remove what no image uses; with `all`, first every image whose name is
+    /// not in `in_use` (the pause image always stays). Returns the names
+    /// removed and the bytes freed (blobs).
+    pub fn prune(&self, in_use: &[String], all: bool) -> Result<(Vec<Reference>, u64)> {
+        let _lock = self.lock()?;
+        let mut refs = self.read_refs()?;
+        let mut removed = Vec::new();
+        if all {
+            let pause = pause_reference().to_string();
+            let names: Vec<String> = refs.images.keys().cloned().collect();
+            for name in names {
+                let used = in_use
+                    .iter()
+                    .any(|u| Reference::parse(u).is_ok_and(|r| r.to_string() == name));
+                if !used && name != pause {
+                    refs.images.remove(&name);
+                    removed.push(Reference::parse(&name).map_err(Error::BadReference)?);
+                }
+            }
+            self.write_refs(&refs)?;
+        }
+        let dir = self.dir.join("blobs/sha256");
+        let size = || -> u64 {
+            std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        };
+        let before = size();
+        self.collect_garbage(&refs)?;
+        Ok((removed, before.saturating_sub(size())))
+    }
+
     fn collect_garbage(&self, refs: &Refs) -> Result<()> {
         let mut blobs = BTreeSet::new();
         let mut layers = BTreeSet::new();
@@ -672,6 +728,7 @@ fn max_layer_size() -> u64 {
 enum Compression {
     None,
     Gzip,
+    Zstd,
 }
 
 fn layer_compression(layer: &Descriptor) -> Result<Compression> {
@@ -680,20 +737,44 @@ fn layer_compression(layer: &Descriptor) -> Result<Compression> {
         MediaType::ImageLayerGzip | MediaType::ImageLayerNonDistributableGzip => {
             Ok(Compression::Gzip)
         }
+        MediaType::ImageLayerZstd | MediaType::ImageLayerNonDistributableZstd => {
+            Ok(Compression::Zstd)
+        }
+        MediaType::Other(docker) if DOCKER_GZIP_LAYERS.contains(&docker.as_str()) => {
+            Ok(Compression::Gzip)
+        }
+        MediaType::Other(docker) if docker == DOCKER_TAR_LAYER => Ok(Compression::None),
         other => Err(Error::Unsupported {
             what: "layer media type",
             detail: format!(
-                "{other} (layer {}); tar and tar+gzip layers are supported",
+                "{other} (layer {}); tar, tar+gzip and tar+zstd layers (OCI or Docker) are supported",
                 layer.digest()
             ),
         }),
     }
 }
 
+/// Docker schema 2's gzip layers (the second: "foreign", not to be pushed elsewhere).
+const DOCKER_GZIP_LAYERS: [&str; 2] = [
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+];
+
+/// An uncompressed layer as `docker save` archives name it.
+const DOCKER_TAR_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
+
 fn decompressor<'a>(layer: &Descriptor, file: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
     Ok(match layer_compression(layer)? {
         Compression::None => Box::new(file),
         Compression::Gzip => Box::new(flate2::read::GzDecoder::new(file)),
+        Compression::Zstd => {
+            Box::new(
+                zstd::stream::read::Decoder::new(file).map_err(|e| Error::Unsupported {
+                    what: "zstd layer",
+                    detail: format!("{}: {e}", layer.digest()),
+                })?,
+            )
+        }
     })
 }
 

@@ -1,20 +1,43 @@
 //! Image references as users write them: `busybox`, `busybox:1.35`,
-//! `example.com/team/app:v2`. A missing tag means `latest`.
+//! `example.com/team/app:v2`, `app@sha256:...`. A missing tag means `latest`.
 
 use std::fmt;
 
-/// A parsed `NAME[:TAG]`.
+/// A parsed `NAME[:TAG]` or `NAME@DIGEST`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct Reference {
     pub name: String,
+    /// The tag; empty when the reference is by digest.
     pub tag: String,
+    /// `sha256:<hex>` of the manifest, for a reference by digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 impl Reference {
-    /// Parse `NAME[:TAG]`; the tag is after the last `:` that follows the last `/`
-    /// (so `host:5000/app` has no tag). Docker Hub's `docker.io/library/` prefix is dropped.
+    /// Parse `NAME[:TAG][@DIGEST]`; the tag is after the last `:` that follows
+    /// the last `/` (so `host:5000/app` has no tag); a digest wins over a tag.
+    /// Docker Hub's `docker.io/library/` prefix is dropped.
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
+        if let Some((named, digest)) = text.split_once('@') {
+            let hex = digest.strip_prefix("sha256:").unwrap_or("");
+            if hex.len() != 64
+                || !hex
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            {
+                return Err(format!(
+                    "image digest {digest:?} is not sha256: followed by 64 lower-case hex digits"
+                ));
+            }
+            let named = Self::parse(named)?;
+            return Ok(Self {
+                name: named.name,
+                tag: String::new(),
+                digest: Some(digest.to_string()),
+            });
+        }
         let (name, tag) = match text.rfind(':') {
             Some(i) if !text[i..].contains('/') => (&text[..i], &text[i + 1..]),
             _ => (text, "latest"),
@@ -49,6 +72,15 @@ impl Reference {
         Ok(Self {
             name: name.to_string(),
             tag: tag.to_string(),
+            digest: None,
+        })
+    }
+
+    /// Whether the name, as written, names a registry (`host.name/…`,
+    /// `host:port/…`, `localhost/…`); a short name like `busybox` does not.
+    pub fn names_registry(text: &str) -> bool {
+        text.split_once('/').is_some_and(|(first, _)| {
+            first.contains('.') || first.contains(':') || first == "localhost"
         })
     }
 }
@@ -112,7 +144,10 @@ fn valid_component(part: &str) -> bool {
 
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.name, self.tag)
+        match &self.digest {
+            Some(digest) => write!(f, "{}@{digest}", self.name),
+            None => write!(f, "{}:{}", self.name, self.tag),
+        }
     }
 }
 
@@ -165,6 +200,15 @@ mod tests {
             assert!(Reference::parse(good).is_ok(), "{good}");
         }
         assert!(Reference::parse("busybox:").is_err());
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let pinned = Reference::parse(&format!("host:5000/app:v1@{digest}")).unwrap();
+        assert_eq!(pinned.digest.as_deref(), Some(digest.as_str()));
+        assert_eq!(pinned.to_string(), format!("host:5000/app@{digest}"));
+        assert!(Reference::parse("app@sha256:abc").is_err());
+        assert!(Reference::names_registry("127.0.0.1:5000/x"));
+        assert!(Reference::names_registry("registry.k8s.io/pause:3.9"));
+        assert!(!Reference::names_registry("library/busybox"));
+        assert!(!Reference::names_registry("busybox"));
         assert!(Reference::parse(":tag").is_err());
     }
 }

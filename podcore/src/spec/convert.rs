@@ -660,10 +660,12 @@ fn container(
             "required: name an image, e.g. busybox".into(),
         );
     }
-    let image_pull_policy = c
-        .image_pull_policy
-        .clone()
-        .unwrap_or_else(|| "IfNotPresent".into());
+    // Kubernetes' default: Always for `latest` or no tag, else IfNotPresent.
+    let image_pull_policy = c.image_pull_policy.clone().unwrap_or_else(|| {
+        let reference = crate::image::Reference::parse(&image);
+        let latest = reference.is_ok_and(|r| r.digest.is_none() && r.tag == "latest");
+        if latest { "Always" } else { "IfNotPresent" }.into()
+    });
     if !matches!(
         image_pull_policy.as_str(),
         "Always" | "IfNotPresent" | "Never"
