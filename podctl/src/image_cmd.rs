@@ -53,7 +53,7 @@ pub enum ImageCommand {
         #[arg(long)]
         name: Option<String>,
     },
-    /// List images: NAME, TAG, DIGEST, SIZE, CREATED.
+    /// List images: REPOSITORY, TAG, DIGEST, SIZE, CREATED.
     ///
     /// Example: podctl image ls -o json
     #[command(alias = "list")]
@@ -191,7 +191,7 @@ pub fn run(
                             ]
                         })
                         .collect();
-                    output::table(&["NAME", "TAG", "DIGEST", "SIZE", "CREATED"], &rows)?;
+                    output::table(&["REPOSITORY", "TAG", "DIGEST", "SIZE", "CREATED"], &rows)?;
                 }
                 other => anyhow::bail!("unknown output format {other:?}: use table or json"),
             }

@@ -48,7 +48,7 @@ fn a_fresh_store_has_the_pause_image_and_imports_busybox() {
     assert!(out.starts_with("busybox:latest\tsha256:"), "{out}");
     let (_, out, _) = root.podctl(&["image", "ls"]);
     let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "TAG", "DIGEST", "SIZE", "CREATED"]);
+    assert_eq!(header, ["REPOSITORY", "TAG", "DIGEST", "SIZE", "CREATED"]);
     let row: Vec<&str> = out
         .lines()
         .find(|l| l.starts_with("busybox "))

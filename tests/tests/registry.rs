@@ -439,3 +439,34 @@ fn zstd_layers_pull_unpack_and_run() {
     root.start(&pod_with(&reference, None, "zstd"), &[]);
     assert!(root.container_status("zstd", "app")["state"]["running"].is_object());
 }
+
+#[test]
+fn prune_removes_what_no_pod_uses() {
+    let root = Root::new();
+    let registry = TestRegistry::start(&root.netns, PORT, None);
+    registry.copy_in(&root.netns, &busybox_layout(), "used:1", &[]);
+    registry.copy_in(
+        &root.netns,
+        &busybox_layout(),
+        "unused:1",
+        &["--format", "v2s2"],
+    );
+    let used = format!("{}/used:1", registry.host);
+    let unused = format!("{}/unused:1", registry.host);
+    root.start(&pod_with(&used, None, "user"), &[]);
+    let (code, out, err) = root.podctl(&["image", "pull", &unused]);
+    assert_eq!(code, 0, "{out}{err}");
+    let blobs = || {
+        std::fs::read_dir(root.path().join("images/blobs/sha256"))
+            .unwrap()
+            .count()
+    };
+    let before = blobs();
+    let (code, out, err) = root.podctl(&["image", "prune", "--all"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&unused) && !out.contains(&used), "{out}");
+    assert!(has_image(&root, &unused).is_none());
+    assert!(has_image(&root, &used).is_some(), "the pod's image stays");
+    assert!(has_image(&root, &format!("podctl/pause:{}", "0.1.0")).is_some());
+    assert!(blobs() < before, "the unused image's own blobs went");
+}
