@@ -19,12 +19,14 @@ pub fn run(what: &str) -> Result {
         "start" => start(),
         "memory" => memory(),
         "density" => density(),
+        "pull" => crate::pull_bench::pull(),
         "all" => pause()
             .and_then(|()| start())
             .and_then(|()| memory())
-            .and_then(|()| density()),
+            .and_then(|()| density())
+            .and_then(|()| crate::pull_bench::pull()),
         other => Err(format!(
-            "unknown benchmark {other:?}: expected pause, start, memory, density or all"
+            "unknown benchmark {other:?}: expected pause, start, memory, density, pull or all"
         )),
     }
 }
@@ -183,7 +185,7 @@ fn which(program: &str) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -201,7 +203,7 @@ fn machine() -> String {
 }
 
 /// Replace (or append) the section `name` of `docs/BENCHMARKS.md`.
-fn write_section(name: &str, body: &str) -> Result {
+pub(crate) fn write_section(name: &str, body: &str) -> Result {
     let path = root().join("docs/BENCHMARKS.md");
     let old = std::fs::read_to_string(&path).unwrap_or_else(|_| {
         "# Benchmarks\n\nWritten by `cargo xtask bench`; do not edit by hand.\n".into()
@@ -223,7 +225,7 @@ fn write_section(name: &str, body: &str) -> Result {
 /// How many pods are started and deleted for the start/delete figures.
 const POD_RUNS: usize = 10;
 
-fn median_ms(samples: &mut [f64]) -> (f64, f64, f64) {
+pub(crate) fn median_ms(samples: &mut [f64]) -> (f64, f64, f64) {
     samples.sort_by(|a, b| a.total_cmp(b));
     (
         samples[samples.len() / 2],
@@ -385,7 +387,7 @@ fn start() -> Result {
 }
 
 /// This checkout's commit (with `-dirty` when it has changes) and the compiler.
-fn podctl_version() -> String {
+pub(crate) fn podctl_version() -> String {
     let git = |args: &[&str]| {
         Command::new("git")
             .current_dir(root())

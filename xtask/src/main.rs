@@ -12,6 +12,7 @@
 mod bench;
 mod build;
 mod peers;
+mod pull_bench;
 
 use std::process::ExitCode;
 
@@ -27,7 +28,7 @@ fn main() -> ExitCode {
         Some("demo") => build::demo(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|pause|images|e2e [TEST FILTER]|test|bench [pause|all]|demo>\n\
+                "usage: cargo xtask <setup|pause|images|e2e [TEST FILTER]|test|bench [pause|start|memory|density|pull|all]|demo>\n\
                  \n  test   everything CI runs (fmt, clippy, unit, end-to-end)\n  demo   the main job: build and run a real pod"
             );
             return ExitCode::from(2);

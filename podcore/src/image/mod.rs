@@ -228,6 +228,26 @@ impl Store {
     /// Import every named image of the OCI layout folder or OCI archive at
     /// `path`. `name` renames the image (only when the layout holds one).
     pub fn import(&self, path: &Path, name: Option<&Reference>) -> Result<Vec<ImageSummary>> {
+        self.import_checked(path, name, false)
+    }
+
+    /// Import the layout a pull staged in the store's `tmp/`, whose layers
+    /// were verified by size and digest as they were downloaded: they are
+    /// linked in without being read again (manifests and configs are).
+    pub(crate) fn import_pulled(
+        &self,
+        layout: &Path,
+        name: &Reference,
+    ) -> Result<Vec<ImageSummary>> {
+        self.import_checked(layout, Some(name), true)
+    }
+
+    fn import_checked(
+        &self,
+        path: &Path,
+        name: Option<&Reference>,
+        verified: bool,
+    ) -> Result<Vec<ImageSummary>> {
         let _lock = self.lock()?;
         let staging = tempfile::tempdir_in(self.dir.join("tmp"))
             .map_err(io_err("create staging folder in", &self.dir))?;
@@ -334,7 +354,11 @@ impl Store {
             }
             for layer in manifest.layers() {
                 layer_compression(layer)?;
-                self.stage_blob(&layout, layer, &blobs, false)?;
+                if verified {
+                    self.link_verified(&layout, layer, &blobs)?;
+                } else {
+                    self.stage_blob(&layout, layer, &blobs, false)?;
+                }
             }
             let size = descriptor.size()
                 + manifest.config().size()
@@ -366,6 +390,26 @@ impl Store {
         }
         self.write_refs(&refs)?;
         Ok(imported)
+    }
+
+    /// Link a blob that was verified when it was written into `staging`
+    /// (same filesystem); its size is checked again.
+    fn link_verified(&self, layout: &Path, descriptor: &Descriptor, staging: &Path) -> Result<()> {
+        let digest = descriptor.digest().to_string();
+        let hex = sha256_hex(&digest)?;
+        let source = layout.join("blobs/sha256").join(&hex);
+        let target = staging.join(&hex);
+        if self.blob_path(&digest).exists() || target.exists() {
+            return Ok(());
+        }
+        let size = std::fs::metadata(&source).map_or(u64::MAX, |m| m.len());
+        if size != descriptor.size() {
+            return Err(Error::BlobMismatch {
+                digest,
+                detail: format!("size {size} bytes, descriptor says {}", descriptor.size()),
+            });
+        }
+        std::fs::hard_link(&source, &target).map_err(io_err("link", &target))
     }
 
     /// Copy the blob of `descriptor` from `layout` into `staging`, checking its

@@ -405,7 +405,7 @@ impl Registry {
             index.to_string().as_bytes(),
         )?;
         let imported_at = std::time::Instant::now();
-        let mut summary = store.import(staging.path(), Some(local))?;
+        let mut summary = store.import_pulled(staging.path(), local)?;
         Ok((
             summary.remove(0),
             Timings {
