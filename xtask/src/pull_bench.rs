@@ -216,7 +216,7 @@ pub fn pull() -> Result {
 | podctl image pull + image unpack (layers unpacked, as podman's pull does) | {u:.0} ms ({u_min:.0}-{u_max:.0}) |\n\
 | podman pull (into fresh storage, unpacked) | {p:.0} ms ({p_min:.0}-{p_max:.0}) |\n\
 | skopeo copy to an OCI layout (no unpack) | {s:.0} ms ({s_min:.0}-{s_max:.0}) |\n\n\
-podctl's pull, split: network (blobs streamed and verified by size and digest as they arrive) {n:.0} ms; import into the store (checked again, moved in, named) {i:.0} ms; unpack {:.0} ms.\n\n{verdict}\n\nVersions: {}; podman 4.3.1 (Debian); skopeo (Debian).\n\n",
+podctl's pull, split: network (blobs streamed and verified by size and digest as they arrive) {n:.0} ms; import into the store (manifest and config checked again, layers linked in, named) {i:.0} ms; unpack {:.0} ms.\n\n{verdict}\n\nVersions: {}; podman 4.3.1 (Debian); skopeo (Debian).\n\n",
         u - o,
         podctl_version(),
     );
