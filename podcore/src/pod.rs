@@ -182,6 +182,28 @@ pub struct RunOptions {
     /// Who restarts the pod's containers.
     #[serde(default)]
     pub restart_mode: RestartMode,
+    /// Where a restart's pull (`imagePullPolicy: Always`) finds its registries.
+    #[serde(default)]
+    pub registries: RegistryOptions,
+}
+
+/// The registry settings a pod's pulls use.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegistryOptions {
+    /// The registries config (mirrors, plain-HTTP registries).
+    pub config: PathBuf,
+    /// More plain-HTTP registries.
+    #[serde(default)]
+    pub insecure: Vec<String>,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        Self {
+            config: crate::image::registry::config::DEFAULT_CONFIG.into(),
+            insecure: Vec::new(),
+        }
+    }
 }
 
 /// Who decides that a container starts again.
@@ -217,6 +239,7 @@ impl Default for RunOptions {
             log_max_files: default_log_max_files(),
             cni: crate::network::CniPaths::default(),
             restart_mode: RestartMode::default(),
+            registries: RegistryOptions::default(),
         }
     }
 }

@@ -44,6 +44,10 @@ pub enum WaitingReason {
     CrashLoopBackOff,
     /// Added through the control channel, waiting for its `start`.
     Created,
+    /// Its image could not be pulled.
+    ErrImagePull,
+    /// Its image could not be pulled again: waiting out the back-off.
+    ImagePullBackOff,
 }
 
 /// Why a container ended.
@@ -203,7 +207,9 @@ pub fn pod_phase(
         matches!(
             s,
             ContainerState::Waiting {
-                reason: WaitingReason::CrashLoopBackOff,
+                reason: WaitingReason::CrashLoopBackOff
+                    | WaitingReason::ErrImagePull
+                    | WaitingReason::ImagePullBackOff,
                 ..
             }
         )

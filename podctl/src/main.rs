@@ -67,6 +67,14 @@ pub struct RegistryArgs {
 }
 
 impl RegistryArgs {
+    /// These settings as a pod's record keeps them.
+    pub fn options(&self) -> podcore::pod::RegistryOptions {
+        podcore::pod::RegistryOptions {
+            config: self.registries_config.clone(),
+            insecure: self.insecure_registry.clone(),
+        }
+    }
+
     /// A registry client with these settings and progress bars on a terminal.
     pub fn registry(&self) -> anyhow::Result<podcore::image::registry::Registry> {
         let mut settings = podcore::image::registry::Settings::load(&self.registries_config)

@@ -107,6 +107,7 @@ pub fn run(
         log_max_files: args.log_max_files,
         cni: args.cni,
         restart_mode: args.restart_mode,
+        registries: registries.options(),
         ..RunOptions::default()
     };
     // Every pod of the file is checked before any is made.

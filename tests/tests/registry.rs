@@ -470,3 +470,47 @@ fn prune_removes_what_no_pod_uses() {
     assert!(has_image(&root, &format!("podctl/pause:{}", "0.1.0")).is_some());
     assert!(blobs() < before, "the unused image's own blobs went");
 }
+
+#[test]
+fn a_restart_pulls_again_and_a_failed_pull_waits_in_image_pull_back_off() {
+    let root = Root::new();
+    let registry = TestRegistry::start(&root.netns, PORT, None);
+    registry.copy_in(&root.netns, &busybox_layout(), "flaky:v1", &[]);
+    let reference = format!("{}/flaky:v1", registry.host);
+    let manifest = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: flaky}}\nspec:\n  containers:\n  - name: app\n    image: {reference}\n    imagePullPolicy: Always\n    command: [sh, -c, 'sleep 0.3; exit 1']\n"
+    );
+    root.start(&manifest, &["--backoff", "300ms,600ms"]);
+    // The image leaves the registry: the next restart cannot pull it.
+    let (code, _, err) = output(root.netns.enter().args([
+        "skopeo",
+        "delete",
+        "--tls-verify=false",
+        &format!("docker://{reference}"),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let waiting = |reason: &str| {
+        tests::wait_for(std::time::Duration::from_secs(30), || {
+            let status = root.container_status("flaky", "app");
+            (status["state"]["waiting"]["reason"] == reason).then_some(status)
+        })
+    };
+    let failed = waiting("ErrImagePull").expect("ErrImagePull after a failed pull");
+    let message = failed["state"]["waiting"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("flaky"), "{failed}");
+    waiting("ImagePullBackOff").expect("ImagePullBackOff after the next one");
+    let (_, page, _) = root.podctl(&["describe", "pod", "flaky"]);
+    assert!(page.contains("Failed to pull image"), "{page}");
+    // It is back: the next retry pulls it and the container runs again.
+    let restarts = root.container_status("flaky", "app")["restartCount"]
+        .as_u64()
+        .unwrap();
+    registry.copy_in(&root.netns, &busybox_layout(), "flaky:v1", &[]);
+    let again = tests::wait_for(std::time::Duration::from_secs(30), || {
+        let status = root.container_status("flaky", "app");
+        (status["restartCount"].as_u64() > Some(restarts)).then_some(status)
+    });
+    assert!(again.is_some(), "{}", root.container_status("flaky", "app"));
+}

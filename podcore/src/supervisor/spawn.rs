@@ -3,7 +3,7 @@
 //! throw-away child of the supervisor ([`in_child`]).
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -16,7 +16,7 @@ use crate::container::{self, ExecIo};
 use crate::image::overlay;
 use crate::logs::{LineBuffer, Stream};
 use crate::pod::PodPaths;
-use crate::status::{ContainerState, EventType, Terminated, TerminatedReason};
+use crate::status::{ContainerState, EventType, Terminated, TerminatedReason, WaitingReason};
 
 use super::lifecycle::{Ended, Kind, Life};
 use super::output::{Capture, Output};
@@ -89,6 +89,9 @@ impl Supervisor {
 
     /// Start the container at `index`; a failure ends its run with StartError.
     pub(super) fn start_container(&mut self, index: usize) {
+        if !self.pull_for_restart(index) {
+            return;
+        }
         let slot = &self.slots[index];
         let name = slot.spec.name.clone();
         let run = slot.status.restart_count + u32::from(slot.ever_started);
@@ -139,6 +142,91 @@ impl Supervisor {
                     ran_for: None,
                 };
                 self.after_exit(index, ended, terminated);
+            }
+        }
+    }
+
+    /// With `imagePullPolicy: Always`, a restart pulls the image again, as
+    /// the kubelet does (podctl pulled it for the first start), in a child
+    /// process (the registry client never runs in the supervisor). A new
+    /// digest is used from this run on; a failed pull leaves the container
+    /// waiting (`ErrImagePull`, then `ImagePullBackOff`) and retried after
+    /// the back-off. False when the container must not start now.
+    fn pull_for_restart(&mut self, index: usize) -> bool {
+        let slot = &self.slots[index];
+        let image = slot.spec.image.clone();
+        if !slot.ever_started
+            || slot.spec.image_pull_policy != "Always"
+            || !crate::image::Reference::names_registry(&image)
+        {
+            return true;
+        }
+        let root = self.paths.root.clone();
+        let settings = self.record.options.registries.clone();
+        let wanted = image.clone();
+        let pulled = in_child(move || {
+            let image = wanted;
+            let store = crate::image::Store::open(&root)?;
+            let mut config = crate::image::registry::Settings::load(&settings.config)
+                .map_err(SupervisorError::Create)?;
+            config.insecure.extend(settings.insecure);
+            let registry = crate::image::registry::Registry::new(
+                config,
+                std::sync::Arc::new(crate::image::registry::Quiet),
+            );
+            registry
+                .pull(&store, &image)
+                .map_err(|e| SupervisorError::Create(e.to_string()))?;
+            let stored = store.resolve(&image)?;
+            crate::runtime::resolved(&store, &stored).map_err(SupervisorError::from)
+        });
+        let name = self.slots[index].spec.name.clone();
+        match pulled {
+            Ok(resolved) => {
+                if self.record.images.get(&name).map(|i| &i.digest) != Some(&resolved.digest) {
+                    self.slots[index].status.image_id = resolved.digest.clone();
+                    self.record.images.insert(name, resolved);
+                    if let Err(error) = crate::pod::write_json(&self.paths.record(), &self.record) {
+                        tracing::error!(%error, "write the pod record");
+                    }
+                }
+                true
+            }
+            Err(error) => {
+                let error = chain(&error);
+                let slot = &mut self.slots[index];
+                let reason = match slot.status.state {
+                    ContainerState::Waiting {
+                        reason: WaitingReason::ErrImagePull | WaitingReason::ImagePullBackOff,
+                        ..
+                    } => WaitingReason::ImagePullBackOff,
+                    _ => WaitingReason::ErrImagePull,
+                };
+                let delay = crate::status::backoff_delay(
+                    self.rules.backoff_initial,
+                    self.rules.backoff_cap,
+                    slot.backoff_step,
+                );
+                slot.backoff_step += 1;
+                let exit_code = match slot.life {
+                    Life::BackOff { exit_code, .. } | Life::Exited { exit_code } => exit_code,
+                    _ => 0,
+                };
+                slot.life = Life::BackOff {
+                    until: Instant::now() + delay,
+                    exit_code,
+                };
+                slot.status.state = ContainerState::Waiting {
+                    reason,
+                    message: Some(error.clone()),
+                };
+                self.dirty = true;
+                self.event(
+                    EventType::Warning,
+                    "Failed",
+                    format!("Failed to pull image {image}: {error}"),
+                );
+                false
             }
         }
     }
@@ -268,7 +356,9 @@ pub(super) fn set_nonblocking(fd: &OwnedFd) -> Result<(), SupervisorError> {
 /// intermediate process), so when the child exits the kernel hands it to the
 /// supervisor, the nearest child subreaper, which then reaps it and reads
 /// its exit code.
-fn in_child(create: impl FnOnce() -> Result<i32, SupervisorError>) -> Result<i32, SupervisorError> {
+fn in_child<T: serde::Serialize + serde::de::DeserializeOwned>(
+    create: impl FnOnce() -> Result<T, SupervisorError>,
+) -> Result<T, SupervisorError> {
     let (read, write) = pipe()?;
     // SAFETY: the supervisor is single-threaded, so the child is a complete
     // copy that may run any code the parent could.
@@ -279,12 +369,13 @@ fn in_child(create: impl FnOnce() -> Result<i32, SupervisorError>) -> Result<i32
             super::signals::restore_defaults();
             // A panic must not unwind into the supervisor's frames, which
             // this copy shares: it would run on as a second supervisor.
-            let answer = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(create)) {
-                Ok(Ok(pid)) => format!("ok {pid}"),
-                Ok(Err(error)) => format!("error {}", chain(&error)),
-                Err(_) => "error creating the process panicked (see supervisor.log)".to_string(),
-            };
-            let _ = File::from(write).write_all(answer.as_bytes());
+            let answer: Result<T, String> =
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(create)) {
+                    Ok(Ok(value)) => Ok(value),
+                    Ok(Err(error)) => Err(chain(&error)),
+                    Err(_) => Err("the child process panicked (see supervisor.log)".into()),
+                };
+            let _ = serde_json::to_writer(File::from(write), &answer);
             // SAFETY: _exit ends the child at once, without running the
             // destructors and exit handlers of the state it shares with the
             // supervisor (files, mounts and pipes the supervisor still owns).
@@ -292,17 +383,15 @@ fn in_child(create: impl FnOnce() -> Result<i32, SupervisorError>) -> Result<i32
         }
         nix::unistd::ForkResult::Parent { child } => {
             drop(write);
-            let mut answer = String::new();
-            let read_result = File::from(read).read_to_string(&mut answer);
+            let mut answer = Vec::new();
+            let read_result = File::from(read).read_to_end(&mut answer);
             while let Err(nix::errno::Errno::EINTR) = waitpid(child, None) {}
-            read_result.map_err(io("read the result of creating a process"))?;
-            match answer.split_once(' ') {
-                Some(("ok", pid)) => pid.trim().parse().map_err(|_| {
-                    SupervisorError::Create(format!("bad answer from the creating child: {answer}"))
-                }),
-                Some(("error", message)) => Err(SupervisorError::Create(message.to_string())),
-                _ => Err(SupervisorError::Create(
-                    "the process creating the container died (see supervisor.log)".into(),
+            read_result.map_err(io("read the answer of a child process"))?;
+            match serde_json::from_slice::<Result<T, String>>(&answer) {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(message)) => Err(SupervisorError::Create(message)),
+                Err(_) => Err(SupervisorError::Create(
+                    "the child process died before it answered (see supervisor.log)".into(),
                 )),
             }
         }
