@@ -133,20 +133,27 @@ pub fn run(
                     present,
                 ) {
                     PullDecision::UseLocal => {}
-                    PullDecision::NeverPull => bail!(
+                    PullDecision::NeverPull => bail!(NotFound(format!(
                         "{}: image {} is not present and imagePullPolicy is Never (ErrImageNeverPull): \
-                         pull it with `podctl image pull {}` or import it",
+                         pull it with `podctl image pull {}` or import it with `podctl image import PATH --name {}`",
                         at(),
                         c.image,
+                        c.image,
                         c.image
-                    ),
+                    ))),
                     PullDecision::Pull if pulled.contains(&c.image) => {}
                     PullDecision::Pull => {
                         registries
                             .registry()?
                             .pull(store, &c.image)
                             .map_err(anyhow::Error::from)
-                            .with_context(|| format!("{} (ErrImagePull)", at()))?;
+                            .with_context(|| {
+                                format!(
+                                    "{} (ErrImagePull; a local image is imported with `podctl image import PATH --name {}`)",
+                                    at(),
+                                    c.image
+                                )
+                            })?;
                         pulled.insert(c.image.clone());
                     }
                 }

@@ -597,11 +597,28 @@ fn errors_name_the_field_and_leave_nothing_behind() {
             && err.contains("spec.containers[1].image: required"),
         "{err}"
     );
-    let (code, _, err) = root.run_manifest("apiVersion: v1\nkind: Pod\nmetadata: {name: noimg}\nspec:\n  containers:\n  - {name: a, image: nosuch}\n", &[]);
+    let (code, _, err) = root.run_manifest("apiVersion: v1\nkind: Pod\nmetadata: {name: noimg}\nspec:\n  containers:\n  - {name: a, image: nosuch, imagePullPolicy: Never}\n", &[]);
     assert_eq!(code, 3, "{err}");
     assert!(
-        err.contains("spec.containers[0].image") && err.contains("not present, import it with"),
+        err.contains("spec.containers[0].image")
+            && err.contains("is not present")
+            && err.contains("podctl image import"),
         "{err}"
+    );
+    // Absent and pullable by its policy: pulled from Docker Hub, which this
+    // test's network namespace cannot reach; the run fails and says so.
+    let (code, _, err) = root.run_manifest("apiVersion: v1\nkind: Pod\nmetadata: {name: noimg}\nspec:\n  containers:\n  - {name: a, image: nosuch}\n", &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("spec.containers[0].image (ErrImagePull")
+            && err.contains("docker.io/library/nosuch:latest")
+            && err.contains("podctl image import"),
+        "{err}"
+    );
+    assert_ne!(
+        root.podctl(&["get", "pod", "noimg"]).0,
+        0,
+        "no pod was made"
     );
     // A hostPath not allowed is refused before anything of the pod is made.
     let (code, _, err) = root.run_manifest(
