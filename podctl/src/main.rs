@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 not found.
 
 mod image_cmd;
+mod internal;
 mod output;
 mod pod_cmd;
 mod port_forward;
@@ -60,10 +61,10 @@ pub struct RegistryArgs {
         env = "PODCTL_REGISTRIES_CONFIG",
         default_value = podcore::image::registry::config::DEFAULT_CONFIG
     )]
-    registries_config: PathBuf,
+    pub registries_config: PathBuf,
     /// A registry reached over plain HTTP (repeatable); loopback ones always are.
     #[arg(long, global = true)]
-    insecure_registry: Vec<String>,
+    pub insecure_registry: Vec<String>,
 }
 
 impl RegistryArgs {
@@ -306,6 +307,9 @@ enum Command {
     /// Example: podctl image import target/images/busybox (the image of every example pod)
     #[command(subcommand)]
     Image(image_cmd::ImageCommand),
+    /// Work a pod's supervisor hands to podctl (not for people).
+    #[command(subcommand, hide = true)]
+    Internal(internal::InternalCommand),
     /// Print a shell completion script.
     ///
     /// Example: podctl completion bash > /etc/bash_completion.d/podctl
@@ -354,6 +358,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Image(command) => {
             image_cmd::run(root, &open_store(root)?, &cli.registries, command)?
+        }
+        Command::Internal(command) => {
+            internal::run(root, &open_store(root)?, &cli.registries, command)?
         }
         Command::Login {
             server,

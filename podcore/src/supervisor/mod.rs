@@ -21,6 +21,7 @@ use crate::probe::ProbeState;
 use crate::spec::Container;
 use crate::status::{ContainerStatus, PodStatus};
 
+mod delegate;
 pub mod lifecycle;
 mod output;
 mod probes;

@@ -404,28 +404,14 @@ impl Supervisor {
 
     /// Add a client's container, not started (see [`Request::Add`]).
     fn add_container(&mut self, container: serde_json::Value) -> Result<(), String> {
-        let spec = crate::spec::with_container(&self.record.spec, container)
-            .map_err(|e| format!("add container: {e}"))?;
-        crate::runtime::check_permitted(&spec, &self.record.options)
-            .map_err(|e| format!("add container: {e}"))?;
+        let (spec, image) =
+            super::delegate::add_container(&self.record, &self.paths.root, &container)
+                .map_err(|e| format!("add container: {e}"))?;
         let new = spec
             .containers
             .last()
             .cloned()
             .ok_or("add container: none was given")?;
-        let image = crate::image::Store::open(&self.paths.root)
-            .and_then(|store| {
-                let image = store.resolve(&new.image)?;
-                crate::runtime::resolved(&store, &image)
-            })
-            .map_err(|e| {
-                format!(
-                    "add container {}: image {}: {}",
-                    new.name,
-                    new.image,
-                    chain(&e)
-                )
-            })?;
         let mut record = self.record.clone();
         record.spec = spec;
         record.images.insert(new.name.clone(), image);

@@ -147,8 +147,8 @@ impl Supervisor {
     }
 
     /// With `imagePullPolicy: Always`, a restart pulls the image again, as
-    /// the kubelet does (podctl pulled it for the first start), in a child
-    /// process (the registry client never runs in the supervisor). A new
+    /// the kubelet does (podctl pulled it for the first start), through
+    /// `podctl internal` (the registry client is not in the supervisor). A new
     /// digest is used from this run on; a failed pull leaves the container
     /// waiting (`ErrImagePull`, then `ImagePullBackOff`) and retried after
     /// the back-off. False when the container must not start now.
@@ -161,25 +161,7 @@ impl Supervisor {
         {
             return true;
         }
-        let root = self.paths.root.clone();
-        let settings = self.record.options.registries.clone();
-        let wanted = image.clone();
-        let pulled = in_child(move || {
-            let image = wanted;
-            let store = crate::image::Store::open(&root)?;
-            let mut config = crate::image::registry::Settings::load(&settings.config)
-                .map_err(SupervisorError::Create)?;
-            config.insecure.extend(settings.insecure);
-            let registry = crate::image::registry::Registry::new(
-                config,
-                std::sync::Arc::new(crate::image::registry::Quiet),
-            );
-            registry
-                .pull(&store, &image)
-                .map_err(|e| SupervisorError::Create(e.to_string()))?;
-            let stored = store.resolve(&image)?;
-            crate::runtime::resolved(&store, &stored).map_err(SupervisorError::from)
-        });
+        let pulled = super::delegate::resolve_image(&self.record, &self.paths.root, &image, true);
         let name = self.slots[index].spec.name.clone();
         match pulled {
             Ok(resolved) => {
@@ -193,7 +175,6 @@ impl Supervisor {
                 true
             }
             Err(error) => {
-                let error = chain(&error);
                 let slot = &mut self.slots[index];
                 let reason = match slot.status.state {
                     ContainerState::Waiting {
