@@ -82,15 +82,7 @@ pub fn run(
 }
 
 fn quiet(registries: &crate::RegistryArgs) -> anyhow::Result<podcore::image::registry::Registry> {
-    let mut settings = podcore::image::registry::Settings::load(&registries.registries_config)
-        .map_err(anyhow::Error::msg)?;
-    settings
-        .insecure
-        .extend(registries.insecure_registry.iter().cloned());
-    Ok(podcore::image::registry::Registry::new(
-        settings,
-        std::sync::Arc::new(podcore::image::registry::Quiet),
-    ))
+    registries.registry_showing(std::sync::Arc::new(podcore::image::registry::Quiet))
 }
 
 fn resolve(store: &Store, image: &str) -> anyhow::Result<podcore::pod::ResolvedImage> {

@@ -61,10 +61,10 @@ pub struct RegistryArgs {
         env = "PODCTL_REGISTRIES_CONFIG",
         default_value = podcore::image::registry::config::DEFAULT_CONFIG
     )]
-    pub registries_config: PathBuf,
+    registries_config: PathBuf,
     /// A registry reached over plain HTTP (repeatable); loopback ones always are.
     #[arg(long, global = true)]
-    pub insecure_registry: Vec<String>,
+    insecure_registry: Vec<String>,
 }
 
 impl RegistryArgs {
@@ -78,15 +78,20 @@ impl RegistryArgs {
 
     /// A registry client with these settings and progress bars on a terminal.
     pub fn registry(&self) -> anyhow::Result<podcore::image::registry::Registry> {
+        self.registry_showing(std::sync::Arc::new(output::BlobBars::new()))
+    }
+
+    /// A registry client with these settings, reporting to `progress`.
+    pub fn registry_showing(
+        &self,
+        progress: std::sync::Arc<dyn podcore::image::registry::Progress>,
+    ) -> anyhow::Result<podcore::image::registry::Registry> {
         let mut settings = podcore::image::registry::Settings::load(&self.registries_config)
             .map_err(anyhow::Error::msg)?;
         settings
             .insecure
             .extend(self.insecure_registry.iter().cloned());
-        Ok(podcore::image::registry::Registry::new(
-            settings,
-            std::sync::Arc::new(output::BlobBars::new()),
-        ))
+        Ok(podcore::image::registry::Registry::new(settings, progress))
     }
 }
 

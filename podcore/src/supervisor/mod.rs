@@ -5,7 +5,8 @@
 //! exit codes ([`reap`]); it restarts containers by the state machine in
 //! [`lifecycle`], runs probes ([`probes`]), writes each container's output
 //! to CRI log files ([`output`]), keeps `status.json` current ([`report`]),
-//! answers its control socket ([`server`]) and stops the pod gracefully
+//! answers its control socket ([`server`]), hands image pulls and container
+//! checks to podctl ([`delegate`]) and stops the pod gracefully
 //! ([`stopping`], [`teardown`]).
 
 use std::fs::File;

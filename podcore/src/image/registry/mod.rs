@@ -654,16 +654,7 @@ fn remote_error(
     error: oci_client::errors::OciDistributionError,
 ) -> RegistryError {
     use oci_client::errors::OciDistributionError as E;
-    let mut cause = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(inner) = source {
-        let text = inner.to_string();
-        if !cause.contains(&text) {
-            cause.push_str(": ");
-            cause.push_str(&text);
-        }
-        source = inner.source();
-    }
+    let cause = crate::supervisor::chain(&error);
     let lower = cause.to_lowercase();
     let unauthorized = matches!(
         error,
