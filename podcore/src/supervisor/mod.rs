@@ -287,9 +287,15 @@ impl Supervisor {
             return;
         }
         let due = lifecycle::due(&self.lives(), self.initialized, Instant::now());
-        for index in due.start {
+        // Init containers and sidecars one by one, in order; the apps side by side.
+        let (apps, ordered): (Vec<usize>, Vec<usize>) = due
+            .start
+            .into_iter()
+            .partition(|&i| self.slots[i].kind == Kind::App);
+        for index in ordered {
             self.start_container(index);
         }
+        self.start_containers(&apps);
         if due.initialized && !self.initialized {
             self.initialized = true;
             self.set_condition(crate::status::ConditionType::Initialized, true);

@@ -89,13 +89,34 @@ impl Supervisor {
 
     /// Start the container at `index`; a failure ends its run with StartError.
     pub(super) fn start_container(&mut self, index: usize) {
-        if !self.pull_for_restart(index) {
-            return;
+        self.start_containers(&[index]);
+    }
+
+    /// Start these containers side by side: a throw-away child per
+    /// container, all forked before any answer is read, so the kernel's
+    /// waits of one create (cgroup migration, mounts) overlap the others'.
+    pub(super) fn start_containers(&mut self, indices: &[usize]) {
+        let mut creating = Vec::new();
+        for &index in indices {
+            if !self.pull_for_restart(index) {
+                continue;
+            }
+            match self.begin_create(index) {
+                Ok(c) => creating.push(c),
+                Err(error) => self.started(index, Err(error)),
+            }
         }
-        let slot = &self.slots[index];
-        let name = slot.spec.name.clone();
-        let run = slot.status.restart_count + u32::from(slot.ever_started);
-        match self.create(index, run) {
+        for c in creating {
+            let index = c.index;
+            let result = self.end_create(c);
+            self.started(index, result);
+        }
+    }
+
+    /// Record how a start went: running, or ended with StartError.
+    fn started(&mut self, index: usize, result: Result<i32, SupervisorError>) {
+        let name = self.slots[index].spec.name.clone();
+        match result {
             Ok(pid) => {
                 let now = Instant::now();
                 let slot = &mut self.slots[index];
@@ -212,8 +233,11 @@ impl Supervisor {
         }
     }
 
-    /// Create and start a container's run number `run`, its output piped to its log.
-    fn create(&mut self, index: usize, run: u32) -> Result<i32, SupervisorError> {
+    /// Fork the child that creates and starts the container at `index`
+    /// (its next run), its output piped to its log.
+    fn begin_create(&mut self, index: usize) -> Result<Creating, SupervisorError> {
+        let run =
+            self.slots[index].status.restart_count + u32::from(self.slots[index].ever_started);
         let pause_pid = self.pause_pid.ok_or(SupervisorError::Sys {
             step: "start container",
             source: std::io::Error::other("the sandbox is not running"),
@@ -243,7 +267,7 @@ impl Supervisor {
         let id = self.paths.container_id(&name);
         let dir = self.paths.container(&name);
         let state_root = self.state_root();
-        let pid = in_child(|| {
+        let child = fork_child(|| {
             let image = self.record.images.get(&name).ok_or_else(|| {
                 SupervisorError::Create(format!("container {name} has no resolved image"))
             })?;
@@ -272,6 +296,23 @@ impl Supervisor {
             })
             .map_err(SupervisorError::from)
         })?;
+        Ok(Creating {
+            index,
+            child,
+            log,
+            outputs: [out_read, err_read],
+        })
+    }
+
+    /// The answer of a create: the container's pid, its output now read by the loop.
+    fn end_create(&mut self, creating: Creating) -> Result<i32, SupervisorError> {
+        let Creating {
+            index,
+            child,
+            log,
+            outputs: [out_read, err_read],
+        } = creating;
+        let pid = child.wait()?;
         let slot = &mut self.slots[index];
         slot.oom_before = crate::cgroups::oom_kills(&slot.cgroup).unwrap_or(0);
         slot.outputs = vec![
@@ -340,6 +381,29 @@ pub(super) fn set_nonblocking(fd: &OwnedFd) -> Result<(), SupervisorError> {
 fn in_child<T: serde::Serialize + serde::de::DeserializeOwned>(
     create: impl FnOnce() -> Result<T, SupervisorError>,
 ) -> Result<T, SupervisorError> {
+    fork_child(create)?.wait()
+}
+
+/// A container being created by a throw-away child.
+struct Creating {
+    index: usize,
+    child: Pending<i32>,
+    log: crate::logs::LogFile,
+    /// The read ends of its stdout and stderr.
+    outputs: [OwnedFd; 2],
+}
+
+/// A throw-away child at work; [`Pending::wait`] reads its answer and reaps it.
+struct Pending<T> {
+    child: nix::unistd::Pid,
+    answer: OwnedFd,
+    kind: std::marker::PhantomData<T>,
+}
+
+/// The first half of [`in_child`]: fork the child and return at once.
+fn fork_child<T: serde::Serialize>(
+    create: impl FnOnce() -> Result<T, SupervisorError>,
+) -> Result<Pending<T>, SupervisorError> {
     let (read, write) = pipe()?;
     // SAFETY: the supervisor is single-threaded, so the child is a complete
     // copy that may run any code the parent could.
@@ -364,17 +428,28 @@ fn in_child<T: serde::Serialize + serde::de::DeserializeOwned>(
         }
         nix::unistd::ForkResult::Parent { child } => {
             drop(write);
-            let mut answer = Vec::new();
-            let read_result = File::from(read).read_to_end(&mut answer);
-            while let Err(nix::errno::Errno::EINTR) = waitpid(child, None) {}
-            read_result.map_err(io("read the answer of a child process"))?;
-            match serde_json::from_slice::<Result<T, String>>(&answer) {
-                Ok(Ok(value)) => Ok(value),
-                Ok(Err(message)) => Err(SupervisorError::Create(message)),
-                Err(_) => Err(SupervisorError::Create(
-                    "the child process died before it answered (see supervisor.log)".into(),
-                )),
-            }
+            Ok(Pending {
+                child,
+                answer: read,
+                kind: std::marker::PhantomData,
+            })
+        }
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> Pending<T> {
+    /// Wait for the child's answer and reap it.
+    fn wait(self) -> Result<T, SupervisorError> {
+        let mut answer = Vec::new();
+        let read_result = File::from(self.answer).read_to_end(&mut answer);
+        while let Err(nix::errno::Errno::EINTR) = waitpid(self.child, None) {}
+        read_result.map_err(io("read the answer of a child process"))?;
+        match serde_json::from_slice::<Result<T, String>>(&answer) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(message)) => Err(SupervisorError::Create(message)),
+            Err(_) => Err(SupervisorError::Create(
+                "the child process died before it answered (see supervisor.log)".into(),
+            )),
         }
     }
 }
