@@ -378,32 +378,30 @@ pub(super) fn set_nonblocking(fd: &OwnedFd) -> Result<(), SupervisorError> {
 /// intermediate process), so when the child exits the kernel hands it to the
 /// supervisor, the nearest child subreaper, which then reaps it and reads
 /// its exit code.
-fn in_child<T: serde::Serialize + serde::de::DeserializeOwned>(
-    create: impl FnOnce() -> Result<T, SupervisorError>,
-) -> Result<T, SupervisorError> {
+fn in_child(create: impl FnOnce() -> Result<i32, SupervisorError>) -> Result<i32, SupervisorError> {
     fork_child(create)?.wait()
 }
 
 /// A container being created by a throw-away child.
 struct Creating {
     index: usize,
-    child: Pending<i32>,
+    child: Pending,
     log: crate::logs::LogFile,
     /// The read ends of its stdout and stderr.
     outputs: [OwnedFd; 2],
 }
 
-/// A throw-away child at work; [`Pending::wait`] reads its answer and reaps it.
-struct Pending<T> {
+/// A throw-away child at work; [`Pending::wait`] reads its answer (the new
+/// process's pid, or why it could not be made) and reaps it.
+struct Pending {
     child: nix::unistd::Pid,
     answer: OwnedFd,
-    kind: std::marker::PhantomData<T>,
 }
 
 /// The first half of [`in_child`]: fork the child and return at once.
-fn fork_child<T: serde::Serialize>(
-    create: impl FnOnce() -> Result<T, SupervisorError>,
-) -> Result<Pending<T>, SupervisorError> {
+fn fork_child(
+    create: impl FnOnce() -> Result<i32, SupervisorError>,
+) -> Result<Pending, SupervisorError> {
     let (read, write) = pipe()?;
     // SAFETY: the supervisor is single-threaded, so the child is a complete
     // copy that may run any code the parent could.
@@ -414,13 +412,12 @@ fn fork_child<T: serde::Serialize>(
             super::signals::restore_defaults();
             // A panic must not unwind into the supervisor's frames, which
             // this copy shares: it would run on as a second supervisor.
-            let answer: Result<T, String> =
-                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(create)) {
-                    Ok(Ok(value)) => Ok(value),
-                    Ok(Err(error)) => Err(chain(&error)),
-                    Err(_) => Err("the child process panicked (see supervisor.log)".into()),
-                };
-            let _ = serde_json::to_writer(File::from(write), &answer);
+            let answer = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(create)) {
+                Ok(Ok(pid)) => format!("ok {pid}"),
+                Ok(Err(error)) => format!("error {}", chain(&error)),
+                Err(_) => "error the child process panicked (see supervisor.log)".to_string(),
+            };
+            let _ = std::io::Write::write_all(&mut File::from(write), answer.as_bytes());
             // SAFETY: _exit ends the child at once, without running the
             // destructors and exit handlers of the state it shares with the
             // supervisor (files, mounts and pipes the supervisor still owns).
@@ -431,23 +428,24 @@ fn fork_child<T: serde::Serialize>(
             Ok(Pending {
                 child,
                 answer: read,
-                kind: std::marker::PhantomData,
             })
         }
     }
 }
 
-impl<T: serde::de::DeserializeOwned> Pending<T> {
+impl Pending {
     /// Wait for the child's answer and reap it.
-    fn wait(self) -> Result<T, SupervisorError> {
-        let mut answer = Vec::new();
-        let read_result = File::from(self.answer).read_to_end(&mut answer);
+    fn wait(self) -> Result<i32, SupervisorError> {
+        let mut answer = String::new();
+        let read_result = File::from(self.answer).read_to_string(&mut answer);
         while let Err(nix::errno::Errno::EINTR) = waitpid(self.child, None) {}
         read_result.map_err(io("read the answer of a child process"))?;
-        match serde_json::from_slice::<Result<T, String>>(&answer) {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(message)) => Err(SupervisorError::Create(message)),
-            Err(_) => Err(SupervisorError::Create(
+        match answer.split_once(' ') {
+            Some(("ok", pid)) => pid.trim().parse().map_err(|_| {
+                SupervisorError::Create(format!("bad answer from the creating child: {answer}"))
+            }),
+            Some(("error", message)) => Err(SupervisorError::Create(message.to_string())),
+            _ => Err(SupervisorError::Create(
                 "the child process died before it answered (see supervisor.log)".into(),
             )),
         }
