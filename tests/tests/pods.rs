@@ -343,7 +343,7 @@ spec:
     command: [sh, -c, 'mkdir -p /www && echo served-over-localhost > /www/index.html && httpd -f -p 8080 -h /www']
   - name: client
     image: busybox
-    command: [sh, -c, 'for i in $(seq 100); do wget -qO- http://127.0.0.1:8080/ && break; sleep 0.1; done; hostname; cat /etc/hostname; cat /etc/hosts; sleep 3600']
+    command: [sh, -c, 'for i in $(seq 100); do wget -qO- http://127.0.0.1:8080/ 2>/dev/null && break; sleep 0.1; done; hostname; cat /etc/hostname; cat /etc/hosts; sleep 3600']
 "#;
     root.start(manifest, &[]);
     let logs = root.wait_logs("talk", "client", "# Entries added by HostAliases.");
