@@ -444,9 +444,9 @@ fn start_steps(podctl: &impl Fn(&[&str]) -> Command, run_args: &[&str]) -> Resul
     Ok(table)
 }
 
-/// A release podctl on a fresh bench root with busybox imported, run in a
-/// network namespace of the bench's own (keep the `BenchNet` while it is used).
-fn bench_podctl(name: &str) -> Result<(PrivateNet, impl Fn(&[&str]) -> Command)> {
+/// The Debian packages, pause, a release build of podctl (and its supervisor)
+/// and rootfs-tools, and the images: what every podctl benchmark needs.
+pub(crate) fn release_build() -> Result {
     build::setup()?;
     build::pause()?;
     build::run(
@@ -459,7 +459,13 @@ fn bench_podctl(name: &str) -> Result<(PrivateNet, impl Fn(&[&str]) -> Command)>
             "rootfs-tools",
         ]),
     )?;
-    build::images()?;
+    build::images()
+}
+
+/// A release podctl on a fresh bench root with busybox imported, run in a
+/// network namespace of the bench's own (keep the `BenchNet` while it is used).
+fn bench_podctl(name: &str) -> Result<(PrivateNet, impl Fn(&[&str]) -> Command)> {
+    release_build()?;
     let podctl = root().join("target/release/podctl");
     let state = root().join("target/bench").join(name);
     if state.join("pods").exists() {

@@ -79,17 +79,7 @@ fn timed(command: &mut Command) -> Result<f64> {
 }
 
 pub fn pull() -> Result {
-    build::setup()?;
-    build::run(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
-            "build",
-            "--release",
-            "-p",
-            "podctl",
-        ]),
-    )?;
-    build::pause()?;
-    build::images()?;
+    crate::bench::release_build()?;
     let podctl = root().join("target/release/podctl");
     let work = root().join("target/bench/pull");
     let _ = std::fs::remove_dir_all(&work);
