@@ -10,6 +10,7 @@ pub mod control;
 pub mod executor;
 pub mod fsutil;
 pub mod image;
+pub mod image_cleanup;
 pub mod kube;
 pub mod logs;
 pub mod network;

@@ -261,6 +261,58 @@ impl Follower {
     }
 }
 
+/// Follows a container's logs across its runs: run N's file (`<N>.log`, and
+/// its rotations) to its end, then on to `<N+1>.log` once the container has
+/// been started again. `podctl logs -f` and foreground `podctl run` read
+/// with it, by offset, never the whole file again.
+#[derive(Debug)]
+pub struct RunsFollower {
+    dir: PathBuf,
+    run: u32,
+    current: Follower,
+}
+
+impl RunsFollower {
+    /// Follow the logs in `dir` from run `run` on, starting in that run's
+    /// file at `start`.
+    pub fn new(dir: &Path, run: u32, start: Start) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            run,
+            current: Follower::new(&run_file(dir, run), start),
+        }
+    }
+
+    /// The run whose file is being read.
+    pub fn run(&self) -> u32 {
+        self.run
+    }
+
+    /// Hand every whole line written since the last call to `emit`, the
+    /// end of a run's file before the next run's first line.
+    pub fn poll(
+        &mut self,
+        mut emit: impl FnMut(DateTime<Utc>, &str) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        loop {
+            self.current.poll(&mut emit)?;
+            let next = run_file(&self.dir, self.run + 1);
+            if !next.exists() {
+                return Ok(());
+            }
+            // The run has ended (its successor's file exists): what it wrote last, then on.
+            self.current.poll(&mut emit)?;
+            self.run += 1;
+            self.current = Follower::new(&next, Start::Beginning);
+        }
+    }
+}
+
+/// The log file of a container's run `run` in its log folder.
+pub fn run_file(dir: &Path, run: u32) -> PathBuf {
+    dir.join(format!("{run}.log"))
+}
+
 /// The offset at which the last `lines` whole lines of a CRI log begin,
 /// found by reading backwards from the end a piece at a time (a bytes after
 /// the last newline are a line still being written, not counted).
@@ -429,6 +481,41 @@ mod tests {
             "max 3 files: the current and 2 rotated"
         );
         assert!(std::fs::metadata(&path).unwrap().len() < 200);
+    }
+
+    #[test]
+    fn a_runs_follower_goes_on_to_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |run: u32, lines: &[&str]| {
+            let mut log = LogFile::open(&run_file(dir.path(), run), 1 << 20, 2).unwrap();
+            let mut buffer = LineBuffer::new(Stream::Stdout);
+            for line in lines {
+                buffer.push(line.as_bytes(), &mut log).unwrap();
+            }
+        };
+        let mut follower = RunsFollower::new(dir.path(), 0, Start::Beginning);
+        let mut seen = Vec::new();
+        let mut poll = |follower: &mut RunsFollower| {
+            follower
+                .poll(|_, l| {
+                    seen.push(l.to_string());
+                    Ok(())
+                })
+                .unwrap();
+        };
+        poll(&mut follower);
+        write(0, &["first run\n"]);
+        poll(&mut follower);
+        assert_eq!(follower.run(), 0);
+        write(0, &["its last line\n"]);
+        write(1, &["second run\n"]);
+        write(2, &["third run\n"]);
+        poll(&mut follower);
+        assert_eq!(follower.run(), 2);
+        assert_eq!(
+            seen,
+            ["first run", "its last line", "second run", "third run"]
+        );
     }
 
     #[test]

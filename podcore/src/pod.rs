@@ -114,7 +114,7 @@ impl PodPaths {
         self.dir.join("logs").join(name)
     }
     pub fn log_file(&self, name: &str, restart: u32) -> PathBuf {
-        self.logs(name).join(format!("{restart}.log"))
+        crate::logs::run_file(&self.logs(name), restart)
     }
     /// libcontainer's state root for every container of every pod.
     pub fn run_dir(root: &Path) -> PathBuf {
@@ -377,4 +377,26 @@ pub fn find(root: &Path, namespace: &str, name: &str) -> Result<PodEntry, PodErr
                 .map(|p| p.name.clone())
                 .collect(),
         })
+}
+
+/// The images the pods of the root use (their containers' and pause's), each
+/// with the pods using it (`namespace/name`).
+pub fn image_users(root: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut users: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for entry in list(root) {
+        let paths = PodPaths::new(root, &entry.uid);
+        let Ok(record) = read_json::<PodRecord>(&paths.record()) else {
+            continue;
+        };
+        let pod = format!("{}/{}", entry.namespace, entry.name);
+        let mut references: Vec<String> =
+            record.images.into_values().map(|i| i.reference).collect();
+        references.push(record.pause.reference);
+        references.sort();
+        references.dedup();
+        for reference in references {
+            users.entry(reference).or_default().push(pod.clone());
+        }
+    }
+    users
 }

@@ -440,5 +440,8 @@ fn get_prints_kubernetes_shaped_objects_and_tables() {
         ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "UID"]
     );
     assert!(wide.contains(pod["metadata"]["uid"].as_str().unwrap()));
-    assert_eq!(root.podctl(&["get", "pods", "-o", "xml"]).0, 1);
+    // An unknown format is a usage error, named by clap with the formats there are.
+    let (code, _, err) = root.podctl(&["get", "pods", "-o", "xml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("wide") && err.contains("json"), "{err}");
 }

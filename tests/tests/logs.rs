@@ -121,3 +121,23 @@ fn logs_follow_a_container_across_rotations() {
     );
     assert!(log_files(&root, "rotating").len() <= 2);
 }
+
+#[test]
+fn logs_follow_a_container_across_its_restarts() {
+    let root = Root::with_busybox();
+    // Each run counts itself in the pod's emptyDir; the third succeeds.
+    let manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: restarting}\nspec:\n  restartPolicy: OnFailure\n  volumes: [{name: state, emptyDir: {}}]\n  containers:\n  - name: c\n    image: busybox\n    volumeMounts: [{name: state, mountPath: /state}]\n    command: [sh, -c, 'n=$(($(cat /state/n 2>/dev/null || echo 0) + 1)); echo $n > /state/n; echo run-$n; sleep 1; [ $n -ge 3 ]']\n";
+    root.start(manifest, &["--backoff", "200ms,1s"]);
+    let (out, _) = run_measured(
+        root.command().args(["logs", "-f", "restarting"]),
+        usize::MAX,
+    );
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(
+        text, "run-1\nrun-2\nrun-3\n",
+        "one `logs -f` reads every run, each once, in order, and ends with the container"
+    );
+    let pod = root.pod("restarting");
+    assert_eq!(pod["status"]["phase"], "Succeeded", "{pod}");
+    assert_eq!(pod["status"]["containerStatuses"][0]["restartCount"], 2);
+}

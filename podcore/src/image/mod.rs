@@ -547,16 +547,11 @@ impl Store {
     }
 
     /// Remove an image's name, then every blob and unpacked layer no other
-    /// image uses. `users` are the pods using it: non-empty refuses.
-    pub fn remove(&self, reference: &str, users: &[String]) -> Result<Reference> {
+    /// image uses. Whether a pod uses it is not the store's to know: see
+    /// [`crate::image_cleanup::remove_image`].
+    pub fn remove(&self, reference: &str) -> Result<Reference> {
         let _lock = self.lock()?;
         let reference = Reference::parse(reference).map_err(Error::BadReference)?;
-        if !users.is_empty() {
-            return Err(Error::InUse {
-                reference: reference.to_string(),
-                pods: users.join(", "),
-            });
-        }
         let mut refs = self.read_refs()?;
         if refs.images.remove(&reference.to_string()).is_none() {
             return Err(Error::NotFound {

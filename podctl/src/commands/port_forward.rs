@@ -11,6 +11,20 @@ use anyhow::{Context, bail};
 use nix::sys::signal::{SigSet, Signal};
 use podcore::pod::{self, PodPaths};
 
+/// `podctl port-forward` arguments.
+#[derive(clap::Args)]
+pub struct PortForwardArgs {
+    name: String,
+    /// [LOCAL:]REMOTE, one or more.
+    #[arg(required = true, value_parser = parse_forward)]
+    ports: Vec<Forward>,
+    /// The local address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    address: IpAddr,
+    #[arg(short, long, default_value = "default")]
+    namespace: String,
+}
+
 /// `LOCAL:REMOTE` (or `PORT` for both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Forward {
@@ -55,14 +69,9 @@ fn pod_netns(root: &Path, namespace: &str, name: &str) -> anyhow::Result<PathBuf
 }
 
 /// Forward until SIGINT or SIGTERM, then return (exit 0).
-pub fn run(
-    root: &Path,
-    namespace: &str,
-    name: &str,
-    forwards: &[Forward],
-    address: IpAddr,
-) -> anyhow::Result<()> {
-    let netns = pod_netns(root, namespace, name)?;
+pub fn run(root: &Path, args: PortForwardArgs) -> anyhow::Result<()> {
+    let (forwards, address) = (&args.ports, args.address);
+    let netns = pod_netns(root, &args.namespace, &args.name)?;
     // Every thread made from here on inherits the mask: the signals wait for `wait` below.
     let mut signals = SigSet::empty();
     signals.add(Signal::SIGINT);

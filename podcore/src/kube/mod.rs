@@ -4,11 +4,10 @@
 use k8s_openapi::api::core::v1 as k8s;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
+pub mod columns;
+
 use crate::pod::PodRecord;
-use crate::status::{
-    ContainerState, ContainerStatus, PodReason, PodStatus, Terminated, TerminatedReason,
-    WaitingReason,
-};
+use crate::status::{ContainerState, ContainerStatus, PodReason, PodStatus, Terminated};
 
 fn time(t: chrono::DateTime<chrono::Utc>) -> Time {
     Time(t)
@@ -136,64 +135,4 @@ pub fn pod_object(record: &PodRecord, status: Option<&PodStatus>) -> k8s::Pod {
         spec,
         status,
     }
-}
-
-/// What kubectl's STATUS column shows for a pod.
-pub fn display_status(record: &PodRecord, status: &PodStatus) -> String {
-    if status.terminating {
-        return "Terminating".into();
-    }
-    let mut reason = status
-        .reason
-        .map_or_else(|| status.phase.as_str().to_string(), |r| r.to_string());
-    if status.phase == crate::status::Phase::Unknown {
-        return "Unknown".into();
-    }
-    let total_init = record.spec.init_containers.len();
-    let mut initializing = false;
-    for (i, c) in status.init_containers.iter().enumerate() {
-        let sidecar = record
-            .spec
-            .init_containers
-            .get(i)
-            .is_some_and(|s| s.is_sidecar());
-        match &c.state {
-            ContainerState::Terminated(t) if t.exit_code == 0 => continue,
-            ContainerState::Running { .. } if sidecar => continue,
-            ContainerState::Terminated(t) => reason = format!("Init:{}", t.reason),
-            ContainerState::Waiting { reason: r, .. }
-                if !matches!(
-                    r,
-                    WaitingReason::PodInitializing | WaitingReason::ContainerCreating
-                ) =>
-            {
-                reason = format!("Init:{r}")
-            }
-            _ => reason = format!("Init:{i}/{total_init}"),
-        }
-        initializing = true;
-        break;
-    }
-    if !initializing {
-        let mut running = false;
-        for c in status.containers.iter().rev() {
-            match &c.state {
-                ContainerState::Waiting { reason: r, .. } => reason = r.to_string(),
-                ContainerState::Terminated(t) => reason = t.reason.to_string(),
-                ContainerState::Running { .. } => running = true,
-            }
-        }
-        if reason == TerminatedReason::Completed.to_string() && running {
-            reason = "Running".into();
-        }
-        if status
-            .containers
-            .iter()
-            .all(|c| matches!(c.state, ContainerState::Running { .. }))
-            && !status.containers.is_empty()
-        {
-            reason = "Running".into();
-        }
-    }
-    reason
 }

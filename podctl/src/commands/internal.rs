@@ -8,6 +8,9 @@ use anyhow::Context;
 use clap::Subcommand;
 use podcore::image::Store;
 
+use crate::Globals;
+use crate::registries::RegistryArgs;
+
 #[derive(Subcommand)]
 pub enum InternalCommand {
     /// Print what a pod gets of an image (unpacked layer folders and run
@@ -23,12 +26,9 @@ pub enum InternalCommand {
     AddContainer { uid: String },
 }
 
-pub fn run(
-    root: &std::path::Path,
-    store: &Store,
-    registries: &crate::RegistryArgs,
-    command: InternalCommand,
-) -> anyhow::Result<()> {
+pub fn run(globals: &Globals, command: InternalCommand) -> anyhow::Result<()> {
+    let (root, registries) = (&globals.root, &globals.registries);
+    let store = &globals.store()?;
     match command {
         InternalCommand::ResolveImage { image, pull } => {
             if pull {
@@ -81,7 +81,7 @@ pub fn run(
     Ok(())
 }
 
-fn quiet(registries: &crate::RegistryArgs) -> anyhow::Result<podcore::image::registry::Registry> {
+fn quiet(registries: &RegistryArgs) -> anyhow::Result<podcore::image::registry::Registry> {
     registries.registry_showing(std::sync::Arc::new(podcore::image::registry::Quiet))
 }
 

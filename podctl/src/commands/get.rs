@@ -1,0 +1,148 @@
+//! `podctl get pods [NAME]`: a table as kubectl's, or the pods as
+//! Kubernetes API objects.
+
+use std::path::Path;
+
+use podcore::kube::columns;
+use podcore::pod::{self, PodEntry};
+use podcore::supervisor;
+
+use crate::commands::Resource;
+use crate::output;
+use crate::pods::Pod;
+
+/// `podctl get` arguments.
+#[derive(clap::Args)]
+pub struct GetArgs {
+    /// pods (or pod, po).
+    resource: Resource,
+    /// Only this pod.
+    name: Option<String>,
+    /// Output (default: a table).
+    #[arg(short, long, value_enum)]
+    output: Option<GetOutput>,
+    #[arg(short, long, default_value = "default")]
+    namespace: String,
+}
+
+/// `get -o`: kubectl's output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum GetOutput {
+    /// The table with the pod's IP and UID.
+    Wide,
+    /// Kubernetes API objects as JSON.
+    Json,
+    /// Kubernetes API objects as YAML.
+    Yaml,
+    /// `pod/NAME` lines.
+    Name,
+}
+
+/// `podctl get pods`.
+pub fn run(root: &Path, args: GetArgs) -> anyhow::Result<()> {
+    let Resource::Pods = args.resource;
+    let namespace = args.namespace.as_str();
+    let entries: Vec<PodEntry> = match &args.name {
+        Some(name) => vec![pod::find(root, namespace, name)?],
+        None => pod::list(root)
+            .into_iter()
+            .filter(|p| p.namespace == namespace)
+            .collect(),
+    };
+    // A pod whose record cannot be read is listed as Unknown with the reason;
+    // the others list as usual, and `delete` still removes it.
+    let mut pods = Vec::new();
+    let mut unreadable = Vec::new();
+    for entry in &entries {
+        match Pod::load(root, entry) {
+            Ok(pod) => pods.push(pod),
+            Err(error) => unreadable.push((entry.clone(), supervisor::chain(error.as_ref()))),
+        }
+    }
+    match args.output {
+        Some(format @ (GetOutput::Json | GetOutput::Yaml)) => {
+            let objects: Vec<k8s_openapi::api::core::v1::Pod> = pods
+                .iter()
+                .map(|p| podcore::kube::pod_object(&p.record, p.status.as_ref()))
+                .chain(unreadable.iter().map(|(e, why)| {
+                    podcore::kube::unreadable_pod_object(&e.namespace, &e.name, &e.uid, why)
+                }))
+                .collect();
+            let value = if args.name.is_some() {
+                serde_json::to_value(&objects[0])?
+            } else {
+                serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects, "metadata": {"resourceVersion": ""}})
+            };
+            if format == GetOutput::Json {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print!("{}", serde_yaml_ng::to_string(&value)?);
+            }
+        }
+        Some(GetOutput::Name) => {
+            for pod in &pods {
+                println!("pod/{}", pod.name());
+            }
+            for (entry, _) in &unreadable {
+                println!("pod/{}", entry.name);
+            }
+        }
+        None | Some(GetOutput::Wide) => {
+            for (entry, why) in &unreadable {
+                eprintln!("warning: pod {}: {why}", entry.name);
+            }
+            if pods.is_empty() && unreadable.is_empty() {
+                eprintln!("No resources found in {namespace} namespace.");
+                return Ok(());
+            }
+            let wide = args.output == Some(GetOutput::Wide);
+            table(&pods, &unreadable, wide)?;
+        }
+    }
+    Ok(())
+}
+
+/// kubectl's table: NAME READY STATUS RESTARTS AGE (and IP UID when wide).
+fn table(pods: &[Pod], unreadable: &[(PodEntry, String)], wide: bool) -> std::io::Result<()> {
+    let now = chrono::Utc::now();
+    let rows: Vec<Vec<String>> = pods
+        .iter()
+        .map(|pod| {
+            let (spec, status) = (&pod.record.spec, pod.status.as_ref());
+            let mut row = vec![
+                spec.name.clone(),
+                columns::ready(spec, status),
+                columns::status(spec, status),
+                columns::restarts(status).to_string(),
+                output::age(pod.record.created, now),
+            ];
+            if wide {
+                row.push(
+                    status
+                        .and_then(|s| s.pod_ip.clone())
+                        .unwrap_or_else(|| "<none>".into()),
+                );
+                row.push(pod.record.uid.clone());
+            }
+            row
+        })
+        .chain(unreadable.iter().map(|(entry, _)| {
+            let mut row = vec![
+                entry.name.clone(),
+                "0/0".into(),
+                "Unknown".into(),
+                "0".into(),
+                "<unknown>".into(),
+            ];
+            if wide {
+                row.extend(["<none>".to_string(), entry.uid.clone()]);
+            }
+            row
+        }))
+        .collect();
+    let mut header = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
+    if wide {
+        header.extend(["IP", "UID"]);
+    }
+    output::table(&header, &rows)
+}

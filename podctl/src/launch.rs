@@ -1,0 +1,127 @@
+//! Starting a pod's supervisor (`podctl-supervisor`) for `run` and
+//! `recover`, and waiting for its word that the pod started or failed.
+
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, bail};
+use podcore::control;
+use podcore::pod::{PodPaths, PodRecord};
+use podcore::supervisor;
+
+/// The environment variable carrying the readiness pipe's fd to the supervisor.
+const READY_FD: &str = "PODCTL_READY_FD";
+/// How much the supervisor logs to `supervisor.log` (read by podctl-supervisor).
+const SUPERVISOR_LOG: &str = "PODCTL_SUPERVISOR_LOG";
+
+/// The supervisor binary: `PODCTL_SUPERVISOR`, else `podctl-supervisor` beside
+/// this binary (both are built and installed together).
+pub fn supervisor_binary() -> anyhow::Result<std::path::PathBuf> {
+    let path = match std::env::var_os("PODCTL_SUPERVISOR") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => std::env::current_exe()
+            .context("find podctl's own binary")?
+            .with_file_name(supervisor::SUPERVISOR_BINARY),
+    };
+    if !path.is_file() {
+        bail!(
+            "the pod supervisor {} is missing: install podctl-supervisor beside podctl \
+             (cargo build builds both) or name it in PODCTL_SUPERVISOR",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The supervisor logs what this process would log: warnings, or with `-v`
+/// every step of starting the pod and how long it took.
+fn supervisor_log_level() -> String {
+    tracing::level_filters::LevelFilter::current().to_string()
+}
+
+/// Start the pod's supervisor (`podctl-supervisor`, installed beside podctl)
+/// detached in its own session, and wait until it reports the pod started or
+/// failed. With `-v` the supervisor logs each step and its time to
+/// `supervisor.log`, which is then copied to stderr.
+pub fn start_supervisor(
+    root: &Path,
+    record: &PodRecord,
+    exe: &Path,
+    recovering: bool,
+) -> anyhow::Result<()> {
+    let paths = PodPaths::new(root, &record.uid);
+    let (read, write) = nix::unistd::pipe().context("create readiness pipe")?;
+    let log = std::fs::File::create(paths.supervisor_log()).context("create supervisor.log")?;
+    let write_fd = write.as_raw_fd();
+    let mut command = Command::new(exe);
+    command
+        .arg("--root")
+        .arg(root)
+        .arg(&record.uid)
+        .env(READY_FD, write_fd.to_string())
+        .env(SUPERVISOR_LOG, supervisor_log_level())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // SAFETY: between fork and exec the closure only calls setsid(2) and fcntl(2).
+    unsafe {
+        command.pre_exec(move || {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            // Keep the readiness pipe open across exec.
+            nix::fcntl::fcntl(
+                write_fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            )
+            .map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    let child = command.spawn();
+    drop(write);
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            podcore::teardown::remove_pod(root, &record.entry());
+            return Err(e).context("spawn the pod supervisor");
+        }
+    };
+    let mut answer = String::new();
+    std::fs::File::from(read)
+        .read_to_string(&mut answer)
+        .context("wait for the pod supervisor")?;
+    // The supervisor runs on, detached; it is reaped by init once this process exits.
+    let _ = child.try_wait();
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        // The supervisor's own steps, logged at the same level.
+        let log = std::fs::read_to_string(paths.supervisor_log()).unwrap_or_default();
+        eprint!("{log}");
+    }
+    let report: Option<control::StartReport> = serde_json::from_str(answer.trim()).ok();
+    match report {
+        Some(control::StartReport::Started) => Ok(()),
+        None => {
+            // The log goes with the pod's folder: its last lines are the cause.
+            let log = std::fs::read_to_string(paths.supervisor_log()).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(10).collect();
+            podcore::teardown::remove_pod(root, &record.entry());
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            if tail.is_empty() {
+                bail!("the pod supervisor died while starting the pod and logged nothing")
+            }
+            bail!(
+                "the pod supervisor died while starting the pod; its last words:\n{}",
+                tail.join("\n")
+            )
+        }
+        Some(control::StartReport::Failed { error }) => {
+            // A run's pod goes; a recovered pod stays, marked failed by its supervisor.
+            if !recovering {
+                podcore::teardown::remove_pod(root, &record.entry());
+            }
+            bail!("{error}")
+        }
+    }
+}

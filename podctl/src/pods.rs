@@ -1,0 +1,117 @@
+//! A pod as the commands read it: its record, and its status from its
+//! supervisor (else the file it last wrote); which container a command means.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use podcore::control;
+use podcore::pod::{self, PodEntry, PodPaths, PodRecord};
+use podcore::status::{ContainerStatus, PodStatus};
+use podcore::supervisor;
+
+use crate::error::CliError;
+
+/// How long a question to a supervisor may take before its file is read instead.
+pub const ASK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pod read for a command.
+pub struct Pod {
+    pub record: PodRecord,
+    pub paths: PodPaths,
+    /// None before its supervisor wrote any.
+    pub status: Option<PodStatus>,
+}
+
+impl Pod {
+    /// The pod `name` of `namespace`.
+    pub fn find(root: &Path, namespace: &str, name: &str) -> anyhow::Result<Self> {
+        Self::load(root, &pod::find(root, namespace, name)?)
+    }
+
+    /// The pod of an entry: its record and its status now.
+    pub fn load(root: &Path, entry: &PodEntry) -> anyhow::Result<Self> {
+        let paths = PodPaths::new(root, &entry.uid);
+        let record: PodRecord =
+            pod::read_json(&paths.record()).with_context(|| format!("read pod {}", entry.name))?;
+        let status = status_of(&paths);
+        Ok(Self {
+            record,
+            paths,
+            status,
+        })
+    }
+
+    /// The pod's name.
+    pub fn name(&self) -> &str {
+        &self.record.spec.name
+    }
+
+    /// The container a command is about: the one named (it must exist),
+    /// else the only one, else the pod's first app container (with a note,
+    /// as kubectl).
+    pub fn pick_container(&self, wanted: Option<&str>) -> anyhow::Result<String> {
+        let spec = &self.record.spec;
+        let names: Vec<String> = spec.all_containers().map(|c| c.name.clone()).collect();
+        match wanted {
+            Some(c) if names.iter().any(|n| n == c) => Ok(c.to_string()),
+            Some(c) => bail!(CliError::NotFound(format!(
+                "container {c:?} is not in pod {} (containers: {})",
+                self.name(),
+                names.join(", ")
+            ))),
+            None => {
+                let first = spec.containers[0].name.clone();
+                if names.len() > 1 {
+                    eprintln!(
+                        "Defaulted container \"{first}\" out of: {}",
+                        names.join(", ")
+                    );
+                }
+                Ok(first)
+            }
+        }
+    }
+
+    /// The status of one of its containers, init containers included.
+    pub fn container(&self, name: &str) -> Option<&ContainerStatus> {
+        container_status(self.status.as_ref()?, name)
+    }
+}
+
+/// A pod's status: its supervisor's answer, else (a stopped or gone
+/// supervisor) the last status it wrote, Unknown when it is gone.
+pub fn status_of(paths: &PodPaths) -> Option<PodStatus> {
+    match control::client::call(paths, &control::Request::Status, Some(ASK_TIMEOUT)) {
+        Ok(control::Response::Status { status }) => Some(*status),
+        _ => supervisor::observed_status(paths),
+    }
+}
+
+/// The status of the container `name` in a pod's status, init containers included.
+pub fn container_status<'a>(status: &'a PodStatus, name: &str) -> Option<&'a ContainerStatus> {
+    status
+        .init_containers
+        .iter()
+        .chain(&status.containers)
+        .find(|c| c.name == name)
+}
+
+impl Pod {
+    /// Its status, which the commands that look at processes need.
+    pub fn status_now(&self) -> anyhow::Result<&PodStatus> {
+        self.status
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("pod {} has no status yet", self.name()))
+    }
+}
+
+/// The kinds of namespace a process has, as `/proc/PID/ns` names them.
+pub const NAMESPACE_KINDS: [&str; 7] = ["net", "ipc", "uts", "pid", "mnt", "cgroup", "user"];
+
+/// A process's namespace of one kind, as its link reads (`net:[4026532281]`).
+pub fn namespace(pid: i32, kind: &str) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .ok()
+        .map(|link| link.display().to_string())
+}
