@@ -5,14 +5,26 @@
 //!
 //! Unknown fields are warnings with their path; fields this project does not
 //! support are errors naming the field; syntax errors carry line and column.
+//!
+//! One file a job: `document` (which kinds hold a pod), `typed`
+//! (Kubernetes' types, unknown fields as warnings), `supported` (the one
+//! table of supported fields), `pod`, `volume`, `container` and `probe`
+//! (the rules at each level, each reporting at its field through
+//! `field::Field`), [`defaults`] and `names`.
 
-mod convert;
+mod container;
+pub mod defaults;
+mod document;
+mod field;
 mod model;
+mod names;
+mod pod;
+mod probe;
 pub mod quantity;
-
-/// Kubernetes' default `terminationGracePeriodSeconds`.
-pub const DEFAULT_GRACE_SECONDS: u64 = 30;
+mod supported;
 mod toml_format;
+mod typed;
+mod volume;
 
 pub use model::*;
 
@@ -95,7 +107,7 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<Parsed>, SpecError> {
         } else {
             format!("document {}: ", index + 1)
         };
-        let parsed = convert::from_document(document).map_err(|e| match e {
+        let parsed = document::from_document(document).map_err(|e| match e {
             SpecError::Invalid(errors) if !prefix.is_empty() => SpecError::Invalid(
                 errors
                     .into_iter()
@@ -140,7 +152,7 @@ pub fn with_container(pod: &PodSpec, container: serde_json::Value) -> Result<Pod
         "metadata": {"name": pod.name, "namespace": pod.namespace, "labels": pod.labels},
         "spec": spec,
     });
-    let mut parsed = convert::from_document(document)?.pod;
+    let mut parsed = document::from_document(document)?.pod;
     parsed.source_kind = pod.source_kind.clone();
     Ok(parsed)
 }

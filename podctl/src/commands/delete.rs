@@ -109,7 +109,7 @@ fn delete_entries(
             };
             let deadline = match asked {
                 Ok(_) => {
-                    let waited = grace_seconds.unwrap_or(podcore::spec::DEFAULT_GRACE_SECONDS);
+                    let waited = grace_seconds.unwrap_or(podcore::spec::defaults::GRACE_SECONDS);
                     Instant::now() + Duration::from_secs(waited) + STOP_MARGIN
                 }
                 Err(error) => {

@@ -1,0 +1,171 @@
+//! Pod-level rules: the pod's name and namespace, its restart policy (and
+//! what its kind allows), hostname, grace period and host aliases; its
+//! volumes and containers are checked by [`super::volume`] and
+//! [`super::container`].
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1 as k8s;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::Value;
+
+use super::defaults;
+use super::field::Field;
+use super::model::*;
+use super::names::{is_dns_label, is_dns_subdomain};
+
+/// The pod of a document as podcore runs it; None when a rule is broken
+/// (each broken rule is an error at its field).
+pub(super) fn to_model(
+    metadata: ObjectMeta,
+    spec: k8s::PodSpec,
+    kind: &str,
+    at: &Field,
+    original: Value,
+) -> Option<PodSpec> {
+    let meta = at.document("metadata");
+    let name = metadata.name.clone().unwrap_or_default();
+    if name.is_empty() {
+        meta.at("name").error("required: name the pod");
+    } else if !is_dns_subdomain(&name) {
+        meta.at("name").error(format!(
+            "{name:?} must be lower-case letters, digits, '-' and '.', starting and ending with a letter or digit (DNS-1123)"
+        ));
+    }
+    let namespace = metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| defaults::NAMESPACE.into());
+    if !is_dns_label(&namespace) {
+        meta.at("namespace")
+            .error(format!("{namespace:?} must be a DNS-1123 label"));
+    }
+    let restart_policy = restart_policy(
+        spec.restart_policy.as_deref(),
+        kind,
+        &at.at("restartPolicy"),
+    );
+    let volumes = super::volume::volumes(
+        spec.volumes.as_deref().unwrap_or_default(),
+        &at.at("volumes"),
+    );
+    let volume_names: BTreeSet<String> = spec
+        .volumes
+        .iter()
+        .flatten()
+        .map(|v| v.name.clone())
+        .collect();
+    let pod_security = spec.security_context.clone().unwrap_or_default();
+    let mut names = BTreeSet::new();
+    let mut containers_of = |list: &[k8s::Container], field: &str, init: bool| -> Vec<Container> {
+        let at = at.at(field);
+        list.iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let pod = super::container::InPod {
+                    init,
+                    security: &pod_security,
+                    volumes: &volume_names,
+                };
+                super::container::container(c, &at.item(i), &pod, &mut names)
+            })
+            .collect()
+    };
+    let init_containers = containers_of(
+        spec.init_containers.as_deref().unwrap_or_default(),
+        "initContainers",
+        true,
+    );
+    if spec.containers.is_empty() {
+        at.at("containers")
+            .error("required: at least one container");
+    }
+    let containers = containers_of(&spec.containers, "containers", false);
+    let hostname = match &spec.hostname {
+        Some(h) => {
+            if !is_dns_label(h) {
+                at.at("hostname")
+                    .error(format!("{h:?} must be a DNS-1123 label"));
+            }
+            h.clone()
+        }
+        None => defaults::hostname(&name),
+    };
+    let grace = match spec.termination_grace_period_seconds {
+        Some(s) if s < 0 => {
+            at.at("terminationGracePeriodSeconds")
+                .error(format!("{s} is negative: use 0 or more"));
+            defaults::GRACE_SECONDS
+        }
+        Some(s) => s as u64,
+        None => defaults::GRACE_SECONDS,
+    };
+    let host_aliases = spec
+        .host_aliases
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, a)| {
+            if a.ip.parse::<std::net::IpAddr>().is_err() {
+                at.at("hostAliases")
+                    .item(i)
+                    .at("ip")
+                    .error(format!("{:?} is not an IP address", a.ip));
+            }
+            HostAlias {
+                ip: a.ip.clone(),
+                hostnames: a.hostnames.clone().unwrap_or_default(),
+            }
+        })
+        .collect();
+    if at.has_errors() {
+        return None;
+    }
+    Some(PodSpec {
+        name,
+        namespace,
+        labels: metadata.labels.unwrap_or_default(),
+        source_kind: kind.to_string(),
+        restart_policy,
+        share_process_namespace: spec.share_process_namespace.unwrap_or(false),
+        hostname,
+        host_aliases,
+        host_network: spec.host_network.unwrap_or(false),
+        host_ipc: spec.host_ipc.unwrap_or(false),
+        host_pid: spec.host_pid.unwrap_or(false),
+        termination_grace_period_seconds: grace,
+        init_containers,
+        containers,
+        volumes,
+        original,
+    })
+}
+
+/// `restartPolicy`, with what the pod's kind allows: a Job's pod must set
+/// OnFailure or Never, the other workloads' pods Always.
+fn restart_policy(given: Option<&str>, kind: &str, at: &Field) -> RestartPolicy {
+    let policy = match given {
+        None if kind == "Job" => {
+            at.error("required for a Job: OnFailure or Never");
+            return RestartPolicy::Never;
+        }
+        None | Some("Always") => RestartPolicy::Always,
+        Some("OnFailure") => RestartPolicy::OnFailure,
+        Some("Never") => RestartPolicy::Never,
+        Some(other) => {
+            at.error(format!("{other:?} is not one of Always, OnFailure, Never"));
+            return RestartPolicy::Always;
+        }
+    };
+    if kind == "Job" && policy == RestartPolicy::Always {
+        at.error("a Job's pod must use OnFailure or Never");
+    }
+    let controller = matches!(
+        kind,
+        "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet"
+    );
+    if controller && policy != RestartPolicy::Always {
+        at.error(format!("a {kind}'s pod must use Always"));
+    }
+    policy
+}
