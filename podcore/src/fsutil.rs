@@ -43,3 +43,32 @@ mod tests {
         );
     }
 }
+
+/// An I/O error with what was being done and to which path: the one shape
+/// every module's errors use for a failed file system call.
+#[derive(Debug, thiserror::Error)]
+#[error("{context} {}: {source}", .path.display())]
+pub struct PathError {
+    pub context: &'static str,
+    pub path: std::path::PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl PathError {
+    pub fn new(context: &'static str, path: &Path, source: std::io::Error) -> Self {
+        Self {
+            context,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// A mapper for `map_err`: `.map_err(PathError::at("create", &dir))?`.
+    pub fn at<'a>(
+        context: &'static str,
+        path: &'a Path,
+    ) -> impl FnOnce(std::io::Error) -> PathError + 'a {
+        move |source| PathError::new(context, path, source)
+    }
+}

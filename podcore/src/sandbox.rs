@@ -4,13 +4,13 @@
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sched::{CloneFlags, setns};
 
-use crate::pod::{PodError, PodPaths, io};
-use crate::spec::{PodSpec, VolumeSource};
+use crate::pod::{PodError, PodPaths, PodRecord, io};
+use crate::spec::{Container, PodSpec, VolumeSource};
 
 /// The kubelet's `/etc/hosts` for a pod.
 pub fn hosts_file(pod: &PodSpec, pod_ip: Option<&str>) -> String {
@@ -77,6 +77,34 @@ pub fn prepare(pod: &PodSpec, paths: &PodPaths, pod_ip: Option<&str>) -> Result<
                 std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))
                     .map_err(io("chmod", &dir))?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Create the folders a container's `subPath` mounts name inside their
+/// volumes, as the kubelet does; in a hostPath volume only when the pod may
+/// use host paths (else its spec is refused and nothing is made).
+pub fn sub_paths(
+    record: &PodRecord,
+    paths: &PodPaths,
+    container: &Container,
+) -> Result<(), PodError> {
+    for mount in &container.volume_mounts {
+        let Some(sub) = &mount.sub_path else { continue };
+        let Some(volume) = record.spec.volumes.iter().find(|v| v.name == mount.name) else {
+            continue;
+        };
+        let base = match &volume.source {
+            VolumeSource::EmptyDir { .. } => paths.volume(&volume.name),
+            VolumeSource::HostPath { path } if record.options.allow_host_paths => {
+                PathBuf::from(path)
+            }
+            VolumeSource::HostPath { .. } => continue,
+        };
+        let dir = base.join(sub);
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir).map_err(io("create subPath", &dir))?;
         }
     }
     Ok(())

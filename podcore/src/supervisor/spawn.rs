@@ -50,9 +50,10 @@ impl Supervisor {
         let id = self.paths.sandbox_id();
         let dir = self.paths.sandbox_dir();
         let state_root = self.state_root();
+        let netns = crate::network::pinned_netns(&self.paths.root, &self.paths.uid);
         // A pinned namespace has lo up already (see `network::pin_netns`).
-        let loopback = !self.record.spec.host_network
-            && crate::network::pinned_netns(&self.paths.root, &self.paths.uid).is_none();
+        let loopback = !self.record.spec.host_network && netns.is_none();
+        let host = container::Host::get();
         let pid = in_child(|| {
             step("sandbox files (/etc, /dev/shm, volumes)", || {
                 crate::sandbox::prepare(
@@ -64,7 +65,7 @@ impl Supervisor {
             let rootfs = step("pause: mount root filesystem", || {
                 mount_rootfs(&dir, &self.record.pause.layers)
             })?;
-            let spec = container::pause_spec(&self.record, &self.paths, &rootfs)?;
+            let spec = container::pause_spec(&self.record, netns.as_deref(), &rootfs, host)?;
             let mut created = step("pause: create container", || {
                 container::create(&id, &dir.join("bundle"), &spec, &state_root, out, err)
             })?;
@@ -267,20 +268,23 @@ impl Supervisor {
         let id = self.paths.container_id(&name);
         let dir = self.paths.container(&name);
         let state_root = self.state_root();
+        let host = container::Host::get();
         let child = fork_child(|| {
+            let spec = &self.slots[index].spec;
+            crate::sandbox::sub_paths(&self.record, &self.paths, spec)?;
             let image = self.record.images.get(&name).ok_or_else(|| {
                 SupervisorError::Create(format!("container {name} has no resolved image"))
             })?;
             let rootfs = step(format_args!("{name}: mount root filesystem"), || {
                 mount_rootfs(&dir, &image.layers)
             })?;
-            let spec = container::app_spec(
-                &self.record,
-                &self.paths,
-                &self.slots[index].spec,
+            let place = container::Placement {
+                paths: &self.paths,
                 pause_pid,
-                &rootfs,
-            )?;
+                rootfs: &rootfs,
+                user: container::process_user(spec, image, &rootfs)?,
+            };
+            let spec = container::app_spec(&self.record, spec, &place, host)?;
             let mut created = step(format_args!("{name}: create container"), || {
                 container::create(
                     &id,

@@ -1,0 +1,103 @@
+//! Containers: what their process is ([`process`]), what they may do
+//! ([`security`]), the facts of the host their specs depend on ([`host`]),
+//! their OCI runtime specs, built without touching the host ([`oci`]), and
+//! their life through libcontainer ([`runtime`]).
+
+pub mod host;
+pub mod oci;
+pub mod process;
+pub mod runtime;
+pub mod security;
+
+pub use host::Host;
+pub use oci::{Placement, app_spec, pause_spec};
+pub use process::{process_args, process_env, process_user};
+pub use runtime::{ExecIo, create, destroy, spawn_in, start};
+pub use security::DEFAULT_CAPABILITIES;
+
+use crate::fsutil::PathError;
+
+/// Errors making or driving a container.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("container {container}: {message}")]
+    Spec { container: String, message: String },
+    #[error("container {container}: {step}: {source}")]
+    Runtime {
+        container: String,
+        step: &'static str,
+        #[source]
+        source: Box<libcontainer::error::LibcontainerError>,
+    },
+    #[error("container {container}: {source}")]
+    Io {
+        container: String,
+        #[source]
+        source: PathError,
+    },
+}
+
+impl ContainerError {
+    /// A mapper for `map_err`: an I/O error of `container` while doing
+    /// `context` to `path`.
+    pub fn io<'a>(
+        container: &'a str,
+        context: &'static str,
+        path: &'a std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> ContainerError + 'a {
+        move |source| ContainerError::Io {
+            container: container.to_string(),
+            source: PathError::new(context, path, source),
+        }
+    }
+}
+
+fn spec_error(container: &str, message: impl Into<String>) -> ContainerError {
+    ContainerError::Spec {
+        container: container.to_string(),
+        message: message.into(),
+    }
+}
+
+#[cfg(test)]
+mod fixtures {
+    //! A container and an image for the unit tests of this module's files.
+
+    use crate::pod::ResolvedImage;
+    use crate::spec::{Container, Resources, SecurityContext};
+
+    pub fn container(command: Option<&[&str]>, args: Option<&[&str]>) -> Container {
+        Container {
+            name: "c".into(),
+            image: "busybox".into(),
+            image_pull_policy: "IfNotPresent".into(),
+            command: command.map(|c| c.iter().map(|s| s.to_string()).collect()),
+            args: args.map(|c| c.iter().map(|s| s.to_string()).collect()),
+            env: vec![("PATH".into(), "/mine".into()), ("A".into(), "1".into())],
+            working_dir: None,
+            volume_mounts: vec![],
+            resources: Resources::default(),
+            security: SecurityContext::default(),
+            restart_policy: None,
+            pre_stop: None,
+            liveness_probe: None,
+            readiness_probe: None,
+            startup_probe: None,
+            ports: vec![],
+        }
+    }
+
+    pub fn image() -> ResolvedImage {
+        ResolvedImage {
+            reference: "busybox:latest".into(),
+            digest: "sha256:x".into(),
+            layers: vec![],
+            entrypoint: vec!["/entry".into()],
+            cmd: vec!["default".into()],
+            env: vec!["PATH=/image".into(), "B=2".into()],
+            working_dir: "/".into(),
+            user: String::new(),
+            stop_signal: None,
+        }
+    }
+}

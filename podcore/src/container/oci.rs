@@ -1,0 +1,440 @@
+//! OCI runtime specs for the pause container and app containers, built
+//! from the pod's record and the host's facts without touching the host
+//! (pure): the same inputs give the same spec.
+//!
+//! App containers join the pause container's net, ipc and uts namespaces
+//! (and pid when shared) by `/proc/<pause pid>/ns/*`; each has its own mount
+//! namespace. Cgroup and user namespaces stay the host's.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+use serde_json::{Value, json};
+
+use super::host::Host;
+use super::process::{DEFAULT_PATH, process_args, process_env};
+use super::security::{capabilities, permitted_oom_score_adj, read_only_cgroups};
+use super::{ContainerError, spec_error};
+use crate::cgroups;
+use crate::pod::{PodPaths, PodRecord};
+use crate::spec::{Container, VolumeSource};
+
+fn bind(destination: &str, source: &Path, read_only: bool) -> Value {
+    let mut options = vec!["rbind", "rprivate"];
+    if read_only {
+        options.push("ro");
+    }
+    json!({"destination": destination, "type": "bind", "source": source, "options": options})
+}
+
+fn resources(limits: &cgroups::Limits) -> Value {
+    let mut cpu = json!({"shares": limits.cpu_shares});
+    if let Some(quota) = limits.cpu_quota {
+        cpu["quota"] = json!(quota);
+        cpu["period"] = json!(cgroups::CFS_PERIOD_US);
+    }
+    let mut value = json!({
+        "devices": [{"allow": false, "access": "rwm"}],
+        "cpu": cpu,
+        "pids": {"limit": limits.pids_limit},
+    });
+    if let Some(memory) = limits.memory_limit {
+        value["memory"] = json!({"limit": memory, "swap": memory});
+    }
+    value
+}
+
+/// Start from oci-spec's defaults (mounts, masked and read-only paths) as JSON.
+fn base() -> Value {
+    serde_json::to_value(Spec::default()).expect("the default spec serializes")
+}
+
+fn finish(name: &str, value: Value) -> Result<Spec, ContainerError> {
+    serde_json::from_value(value)
+        .map_err(|e| spec_error(name, format!("invalid runtime spec: {e}")))
+}
+
+/// The pause container's spec: new net/ipc/uts (and pid when shared)
+/// namespaces unless the pod uses the host's (the network namespace is the
+/// pod's pinned one, `netns`, when it has one), read-only root, shares 2,
+/// `oom_score_adj` -998.
+pub fn pause_spec(
+    record: &PodRecord,
+    netns: Option<&Path>,
+    rootfs: &Path,
+    host: &Host,
+) -> Result<Spec, ContainerError> {
+    let pod = &record.spec;
+    let mut spec = base();
+    spec.as_object_mut()
+        .expect("spec is an object")
+        .remove("hostname");
+    let mut namespaces = vec![json!({"type": "mount"})];
+    if !pod.host_network {
+        // The pod's pinned namespace (see `network`), else a fresh one.
+        namespaces.push(match netns {
+            Some(pinned) => json!({"type": "network", "path": pinned}),
+            None => json!({"type": "network"}),
+        });
+        namespaces.push(json!({"type": "uts"}));
+        spec["hostname"] = json!(pod.hostname);
+    }
+    if !pod.host_ipc {
+        namespaces.push(json!({"type": "ipc"}));
+    }
+    if pod.share_process_namespace && !pod.host_pid {
+        namespaces.push(json!({"type": "pid"}));
+    }
+    if !pod.share_process_namespace {
+        // pause needs no PID namespace of its own, but must not see the host's processes either.
+        if !pod.host_pid {
+            namespaces.push(json!({"type": "pid"}));
+        }
+    }
+    spec["linux"]["namespaces"] = json!(namespaces);
+    // pause reads no cgroup file: it gets no cgroupfs at all.
+    if let Some(mounts) = spec["mounts"].as_array_mut() {
+        mounts.retain(|m| m["destination"] != "/sys/fs/cgroup");
+    }
+    spec["linux"]["cgroupsPath"] = json!(format!("/{}", record.sandbox_cgroup()));
+    let limits = cgroups::Limits {
+        cpu_shares: cgroups::MIN_SHARES,
+        cpu_quota: None,
+        memory_limit: None,
+        pids_limit: 16,
+    };
+    spec["linux"]["resources"] = resources(&limits);
+    spec["linux"]["seccomp"] = crate::seccomp::profile(&[]);
+    spec["root"] = json!({"path": rootfs, "readonly": true});
+    spec["process"]["args"] = json!(["/pause"]);
+    spec["process"]["env"] = json!([DEFAULT_PATH]);
+    spec["process"]["cwd"] = json!("/");
+    spec["process"]["user"] = json!({"uid": 65535, "gid": 65535});
+    spec["process"]["noNewPrivileges"] = json!(true);
+    if let Some(score) = permitted_oom_score_adj(-998, host) {
+        spec["process"]["oomScoreAdj"] = json!(score);
+    }
+    spec["process"]["capabilities"] = json!({});
+    spec["process"]["terminal"] = json!(false);
+    finish("pause", spec)
+}
+
+/// Where an app container runs: the pod's sandbox and the container's own
+/// root filesystem and user, found before its spec is built.
+pub struct Placement<'a> {
+    pub paths: &'a PodPaths,
+    /// pause's pid: its namespaces are joined by `/proc/<pid>/ns/*`.
+    pub pause_pid: i32,
+    /// The mounted root filesystem.
+    pub rootfs: &'a Path,
+    /// uid and gid (see [`super::process_user`]).
+    pub user: (u32, u32),
+}
+
+/// An app (or init, or sidecar) container's spec, joining pause's namespaces.
+pub fn app_spec(
+    record: &PodRecord,
+    container: &Container,
+    place: &Placement,
+    host: &Host,
+) -> Result<Spec, ContainerError> {
+    let Placement {
+        paths,
+        pause_pid,
+        rootfs,
+        user: (uid, gid),
+    } = *place;
+    let pod = &record.spec;
+    let image = record
+        .images
+        .get(&container.name)
+        .ok_or_else(|| spec_error(&container.name, "no resolved image"))?;
+    let name = container.name.as_str();
+    if container.security.privileged && !record.options.allow_privileged {
+        return Err(spec_error(
+            name,
+            "privileged containers are refused: run with --allow-privileged to allow them (they get the host's devices and every capability)",
+        ));
+    }
+    let mut spec = base();
+    let ns = |kind: &str| json!({"type": kind, "path": format!("/proc/{pause_pid}/ns/{}", match kind { "network" => "net", other => other })});
+    let mut namespaces = vec![json!({"type": "mount"})];
+    if !pod.host_network {
+        namespaces.push(ns("network"));
+        namespaces.push(ns("uts"));
+    }
+    if !pod.host_ipc {
+        namespaces.push(ns("ipc"));
+    }
+    if pod.share_process_namespace && !pod.host_pid {
+        namespaces.push(ns("pid"));
+    } else if !pod.host_pid {
+        namespaces.push(json!({"type": "pid"}));
+    }
+    spec["linux"]["namespaces"] = json!(namespaces);
+    spec.as_object_mut()
+        .expect("spec is an object")
+        .remove("hostname");
+
+    let caps = capabilities(container);
+    spec["process"]["args"] = json!(process_args(container, image));
+    if process_args(container, image).is_empty() {
+        return Err(spec_error(
+            name,
+            "nothing to run: the image has no Entrypoint or Cmd and the container no command",
+        ));
+    }
+    spec["process"]["env"] = json!(process_env(container, image, &pod.hostname));
+    let cwd = container.working_dir.clone().unwrap_or_else(|| {
+        if image.working_dir.is_empty() {
+            "/".into()
+        } else {
+            image.working_dir.clone()
+        }
+    });
+    spec["process"]["cwd"] = json!(cwd);
+    spec["process"]["user"] = json!({"uid": uid, "gid": gid});
+    spec["process"]["terminal"] = json!(false);
+    spec["process"]["capabilities"] =
+        json!({"bounding": caps, "effective": caps, "permitted": caps});
+    // Leave the key out rather than `false`: libcontainer 0.7 loads seccomp only
+    // after dropping capabilities whenever the key is present, which fails
+    // without no_new_privs.
+    let process = spec["process"]
+        .as_object_mut()
+        .expect("process is an object");
+    if container.security.allow_privilege_escalation == Some(false) {
+        process.insert("noNewPrivileges".into(), json!(true));
+    } else {
+        process.remove("noNewPrivileges");
+    }
+    // A score below 0 needs CAP_SYS_RESOURCE: without it the score is left as it is.
+    let score = cgroups::oom_score_adj(
+        record.qos(),
+        container.resources.memory_request,
+        host.memory_capacity,
+    );
+    if let Some(score) = permitted_oom_score_adj(score, host) {
+        spec["process"]["oomScoreAdj"] = json!(score);
+    }
+    spec["root"] =
+        json!({"path": rootfs, "readonly": container.security.read_only_root_filesystem});
+    let cgroup = format!("/{}", record.cgroup(name));
+    spec["linux"]["cgroupsPath"] = json!(cgroup);
+    spec["linux"]["resources"] = resources(&cgroups::limits(&container.resources));
+    if container.security.privileged {
+        spec["linux"]["maskedPaths"] = json!([]);
+        spec["linux"]["readonlyPaths"] = json!([]);
+    } else {
+        spec["linux"]["seccomp"] = crate::seccomp::profile(&caps);
+    }
+
+    // Mounts: the defaults without their private /dev/shm, then the pod's files and volumes.
+    let mut mounts: Vec<Value> = spec["mounts"].as_array().cloned().unwrap_or_default();
+    mounts.retain(|m| m["destination"] != "/dev/shm");
+    if !container.security.privileged {
+        read_only_cgroups(&mut spec, &mut mounts, &cgroup, host);
+    }
+    let etc = paths.etc();
+    mounts.push(bind("/etc/hosts", &etc.join("hosts"), false));
+    mounts.push(bind("/etc/hostname", &etc.join("hostname"), false));
+    mounts.push(bind("/etc/resolv.conf", &etc.join("resolv.conf"), false));
+    let shm = if pod.host_ipc {
+        PathBuf::from("/dev/shm")
+    } else {
+        paths.shm()
+    };
+    mounts.push(bind("/dev/shm", &shm, false));
+    for mount in &container.volume_mounts {
+        let volume = pod
+            .volumes
+            .iter()
+            .find(|v| v.name == mount.name)
+            .ok_or_else(|| spec_error(name, format!("volume {} is not declared", mount.name)))?;
+        let mut source = match &volume.source {
+            VolumeSource::EmptyDir { .. } => paths.volume(&volume.name),
+            VolumeSource::HostPath { path } => {
+                if !record.options.allow_host_paths {
+                    return Err(spec_error(
+                        name,
+                        format!(
+                            "hostPath volume {} is refused: it hands the host to the pod; run with --allow-host-paths to allow it",
+                            volume.name
+                        ),
+                    ));
+                }
+                PathBuf::from(path)
+            }
+        };
+        // The folder is made by the sandbox (`sandbox::sub_paths`).
+        if let Some(sub) = &mount.sub_path {
+            source = source.join(sub);
+        }
+        mounts.push(bind(&mount.mount_path, &source, mount.read_only));
+    }
+    spec["mounts"] = json!(mounts);
+    finish(name, spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::fixtures;
+    use crate::pod::{ResolvedImage, RunOptions};
+
+    const POD: &str = "
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  volumes: [{name: data, emptyDir: {}}]
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, '60']
+    resources: {requests: {memory: 256Mi}, limits: {memory: 512Mi}}
+    volumeMounts: [{name: data, mountPath: /data, subPath: not/made/yet}]
+  - name: fixed
+    image: busybox
+    resources: {requests: {memory: 64Mi, cpu: 100m}, limits: {memory: 64Mi, cpu: 100m}}
+";
+
+    fn record() -> PodRecord {
+        let spec = crate::spec::parse(POD, crate::spec::Format::Yaml)
+            .unwrap()
+            .remove(0)
+            .pod;
+        let images = spec
+            .all_containers()
+            .map(|c| (c.name.clone(), fixtures::image()))
+            .collect();
+        PodRecord {
+            uid: "u1".into(),
+            created: chrono::Utc::now(),
+            spec,
+            images,
+            pause: ResolvedImage {
+                entrypoint: vec!["/pause".into()],
+                ..fixtures::image()
+            },
+            options: RunOptions::default(),
+            qos_class: None,
+        }
+    }
+
+    fn host(cap_sys_resource: bool) -> Host {
+        Host {
+            memory_capacity: 1 << 30,
+            cap_sys_resource,
+            mounts: "cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid 0 0\n".into(),
+            comount_links: Vec::new(),
+            cgroup_namespaces: true,
+        }
+    }
+
+    fn app(record: &PodRecord, name: &str, host: &Host) -> Value {
+        serde_json::to_value(app_oci(record, name, host)).unwrap()
+    }
+
+    fn app_oci(record: &PodRecord, name: &str, host: &Host) -> Spec {
+        let paths = PodPaths::new(Path::new("/nonexistent/root"), &record.uid);
+        let container = record
+            .spec
+            .containers
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap();
+        let place = Placement {
+            paths: &paths,
+            pause_pid: 4242,
+            rootfs: Path::new("/nonexistent/rootfs"),
+            user: (1000, 3000),
+        };
+        app_spec(record, container, &place, host).unwrap()
+    }
+
+    #[test]
+    fn an_app_joins_pause_and_runs_as_placed() {
+        let record = record();
+        let spec = app(&record, "app", &host(false));
+        let joined: Vec<&str> = spec["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|n| n["path"].as_str())
+            .collect();
+        assert_eq!(
+            joined,
+            [
+                "/proc/4242/ns/net",
+                "/proc/4242/ns/uts",
+                "/proc/4242/ns/ipc"
+            ]
+        );
+        assert_eq!(spec["process"]["user"]["uid"], 1000);
+        assert_eq!(spec["process"]["user"]["gid"], 3000);
+        assert_eq!(spec["process"]["args"], json!(["sleep", "60"]));
+        assert_eq!(spec["linux"]["cgroupsPath"], "/podctl/burstable/podu1/app");
+        // Burstable: 1000 - 1000 * 256Mi / 1Gi, from the host's facts.
+        assert_eq!(spec["process"]["oomScoreAdj"], 750);
+        // The subPath's folder is the sandbox's to make: building reads and writes nothing.
+        let data = spec["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/data")
+            .unwrap();
+        let source = data["source"].as_str().unwrap();
+        assert!(source.ends_with("volumes/data/not/made/yet"), "{source}");
+        assert!(!Path::new(source).exists());
+    }
+
+    #[test]
+    fn a_negative_oom_score_only_with_cap_sys_resource() {
+        let mut record = record();
+        // Burstable: 1000 - 1000 * 64Mi / 1Gi, set with or without the capability.
+        assert_eq!(
+            app(&record, "fixed", &host(false))["process"]["oomScoreAdj"],
+            938
+        );
+        // Guaranteed: -997, which the kernel refuses without CAP_SYS_RESOURCE.
+        record.qos_class = Some(crate::spec::QosClass::Guaranteed);
+        let without = app(&record, "fixed", &host(false));
+        assert!(
+            without["process"].get("oomScoreAdj").is_none(),
+            "the score is left alone: {}",
+            without["process"]
+        );
+        let with = app(&record, "fixed", &host(true));
+        assert_eq!(with["process"]["oomScoreAdj"], -997);
+        let pause = |cap| {
+            let spec = pause_spec(&record, None, Path::new("/r"), &host(cap)).unwrap();
+            serde_json::to_value(spec).unwrap()["process"]["oomScoreAdj"].clone()
+        };
+        assert_eq!(pause(true), -998);
+        assert!(pause(false).is_null());
+    }
+
+    #[test]
+    fn pause_uses_the_pinned_network_namespace_and_the_same_inputs_give_the_same_spec() {
+        let record = record();
+        let netns = Path::new("/var/lib/podctl/netns/u1");
+        let spec = serde_json::to_value(
+            pause_spec(&record, Some(netns), Path::new("/r"), &host(false)).unwrap(),
+        )
+        .unwrap();
+        let network = spec["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["type"] == "network")
+            .unwrap();
+        assert_eq!(network["path"], netns.to_str().unwrap());
+        assert_eq!(spec["hostname"], "web");
+        // (Compared as specs: capabilities are sets, serialised in any order.)
+        assert_eq!(
+            app_oci(&record, "app", &host(false)),
+            app_oci(&record, "app", &host(false))
+        );
+    }
+}
