@@ -66,11 +66,8 @@ impl podcore::image::registry::Progress for BlobBars {
             .expect("a valid template")
             .progress_chars("=> "),
         );
-        let short: String = digest
-            .trim_start_matches("sha256:")
-            .chars()
-            .take(12)
-            .collect();
+        let short = podcore::image::Digest::parse(digest)
+            .map_or_else(|_| digest.to_string(), |d| d.short().to_string());
         bar.set_message(short);
         let mut bars = self.bars.lock().expect("no panic holds the bars");
         bars.push(bar);

@@ -2,6 +2,7 @@
 //! overlayfs `lowerdir`s under a per-container `upperdir`/`workdir`, so
 //! containers of one image share the layers and never see each other's writes.
 
+use crate::fsutil::PathError;
 use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
@@ -30,11 +31,7 @@ pub fn mount_rootfs(
         MsFlags::empty(),
         Some(options.as_str()),
     )
-    .map_err(|e| Error::Io {
-        context: "mount overlay at",
-        path: target.to_path_buf(),
-        source: e.into(),
-    })
+    .map_err(|e| Error::Io(PathError::new("mount overlay at", target, e.into())))
 }
 
 /// Unmount a root filesystem mounted by [`mount_rootfs`] (lazily, so that a
@@ -42,11 +39,7 @@ pub fn mount_rootfs(
 pub fn unmount_rootfs(target: &Path) -> Result<(), Error> {
     match umount2(target, MntFlags::MNT_DETACH) {
         Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => Ok(()),
-        Err(e) => Err(Error::Io {
-            context: "unmount",
-            path: target.to_path_buf(),
-            source: e.into(),
-        }),
+        Err(e) => Err(Error::Io(PathError::new("unmount", target, e.into()))),
     }
 }
 

@@ -22,11 +22,7 @@ impl Reference {
         let text = text.trim();
         if let Some((named, digest)) = text.split_once('@') {
             let hex = digest.strip_prefix("sha256:").unwrap_or("");
-            if hex.len() != 64
-                || !hex
-                    .bytes()
-                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-            {
+            if !super::digest::is_sha256_hex(hex) {
                 return Err(format!(
                     "image digest {digest:?} is not sha256: followed by 64 lower-case hex digits"
                 ));

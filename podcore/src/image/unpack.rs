@@ -6,6 +6,7 @@
 //! holds `..`, or would pass through a symlink (a symlink followed out);
 //! a hard link must name a file inside the layer by the same rules.
 
+use crate::fsutil::PathError;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -246,20 +247,13 @@ fn bad(layer: &str, path: &str, source: io::Error) -> Error {
 }
 
 fn io_error(layer: &str, path: &Path, what: &'static str, source: io::Error) -> Error {
-    Error::Io {
-        context: what,
-        path: PathBuf::from(format!("{} (layer {layer})", path.display())),
-        source,
-    }
+    let path = PathBuf::from(format!("{} (layer {layer})", path.display()));
+    Error::Io(PathError::new(what, &path, source))
 }
 
 /// Open a file for reading, naming it on failure.
 pub(crate) fn open(path: &Path) -> Result<File, Error> {
-    File::open(path).map_err(|source| Error::Io {
-        context: "open",
-        path: path.to_path_buf(),
-        source,
-    })
+    File::open(path).map_err(|source| Error::Io(PathError::new("open", path, source)))
 }
 
 #[cfg(test)]

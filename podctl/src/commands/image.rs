@@ -209,12 +209,8 @@ fn list(store: &Store, output: ListOutput) -> anyhow::Result<()> {
                 } else {
                     image.reference.tag.clone()
                 },
-                image
-                    .digest
-                    .trim_start_matches("sha256:")
-                    .chars()
-                    .take(12)
-                    .collect(),
+                podcore::image::Digest::parse(&image.digest)
+                    .map_or_else(|_| image.digest.clone(), |d| d.short().to_string()),
                 bytesize::ByteSize(image.size).to_string(),
                 created,
             ]

@@ -20,7 +20,7 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::{ImageSummary, MAX_DOCUMENT, Reference, Store};
+use super::{Digest, ImageSummary, MAX_DOCUMENT, Platform, Reference, Store};
 pub use config::{Credential, Endpoint, Settings};
 
 /// Media types of image manifests and indexes a pull accepts.
@@ -155,22 +155,6 @@ pub fn normalise(text: &str) -> Result<(oci_client::Reference, Reference), Regis
     Ok((remote, local))
 }
 
-/// The platform images are picked for: this machine's.
-pub fn host_platform() -> (&'static str, &'static str) {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" => "ppc64le",
-        other => other,
-    };
-    ("linux", arch)
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
-
 impl Registry {
     pub fn new(settings: Settings, progress: Arc<dyn Progress>) -> Self {
         Self { settings, progress }
@@ -281,7 +265,7 @@ impl Registry {
                 format!("{} bytes: at most {MAX_DOCUMENT}", bytes.len()),
             ));
         }
-        let mut digest = sha256(&bytes);
+        let mut digest = Digest::of(&bytes).to_string();
         if let Some(wanted) = remote.digest()
             && wanted != digest
         {
@@ -310,7 +294,7 @@ impl Registry {
         if kind == OCI_INDEX || kind == DOCKER_LIST {
             let chosen = pick_platform(&document).map_err(|available| RegistryError::Platform {
                 reference: shown.clone(),
-                wanted: format!("{}/{}", host_platform().0, host_platform().1),
+                wanted: Platform::host().to_string(),
                 available,
             })?;
             let child = here.clone_with_digest(chosen.clone());
@@ -325,7 +309,7 @@ impl Registry {
                     format!("{} bytes: at most {MAX_DOCUMENT}", bytes.len()),
                 ));
             }
-            digest = sha256(&bytes);
+            digest = Digest::of(&bytes).to_string();
             if digest != chosen {
                 return Err(verify(
                     "manifest",
@@ -354,11 +338,12 @@ impl Registry {
                 )
             })
             .collect();
-        if blobs.iter().any(|(d, _)| d.is_empty()) {
+        // A blob's digest names its file: anything but sha256 hex (`../`) is refused here.
+        if let Some((bad, _)) = blobs.iter().find(|(d, _)| Digest::parse(d).is_err()) {
             return Err(verify(
                 "manifest",
                 &digest,
-                "a descriptor has no digest".into(),
+                format!("a descriptor's digest {bad:?} is not sha256: and 64 hex digits"),
             ));
         }
 
@@ -370,14 +355,15 @@ impl Registry {
             })?;
         let blob_dir = staging.path().join("blobs/sha256");
         std::fs::create_dir_all(&blob_dir).map_err(io("create the pull's staging folder"))?;
-        write(&blob_dir.join(&digest[7..]), &manifest_bytes)?;
+        let manifest_file = blob_dir.join(Digest::of(&manifest_bytes).hex());
+        write(&manifest_file, &manifest_bytes)?;
         let mut downloaded = 0;
         let fetches = futures_util::stream::iter(blobs.iter().cloned())
             .map(|(blob, size)| {
                 let (client, here, blob_dir) = (&client, &here, &blob_dir);
                 let verify = &verify;
                 async move {
-                    let target = blob_dir.join(blob.trim_start_matches("sha256:"));
+                    let target = blob_dir.join(Digest::parse(&blob)?.hex());
                     if store.link_blob(&blob, &target) {
                         return Ok(0);
                     }
@@ -623,7 +609,7 @@ pub fn pull_decision(policy: &str, image: &str, present: bool) -> PullDecision {
 
 /// Pick this machine's image from an index; on failure, the platforms it has.
 fn pick_platform(index: &Value) -> Result<String, String> {
-    let (os, arch) = host_platform();
+    let here = Platform::host();
     let manifests = index["manifests"].as_array().cloned().unwrap_or_default();
     let platform = |m: &Value| {
         format!(
@@ -634,7 +620,10 @@ fn pick_platform(index: &Value) -> Result<String, String> {
     };
     manifests
         .iter()
-        .find(|m| m["platform"]["os"] == os && m["platform"]["architecture"] == arch)
+        .find(|m| {
+            let field = |name: &str| m["platform"][name].as_str().unwrap_or_default();
+            here.matches(field("os"), field("architecture"))
+        })
         .and_then(|m| m["digest"].as_str().map(str::to_string))
         .ok_or_else(|| {
             let all: Vec<String> = manifests.iter().map(platform).collect();
@@ -755,7 +744,8 @@ mod tests {
 
     #[test]
     fn an_index_gives_this_machines_image_or_names_what_it_has() {
-        let (os, arch) = host_platform();
+        let here = Platform::host();
+        let (os, arch) = (here.os, here.architecture);
         let index = serde_json::json!({"manifests": [
             {"digest": "sha256:1", "platform": {"os": "linux", "architecture": "s390x"}},
             {"digest": "sha256:2", "platform": {"os": os, "architecture": arch}},
