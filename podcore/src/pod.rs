@@ -24,18 +24,14 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::fsutil::PathError;
 use crate::spec::PodSpec;
 
 /// Errors reading or writing pod records.
 #[derive(Debug, thiserror::Error)]
 pub enum PodError {
-    #[error("{context} {path}: {source}")]
-    Io {
-        context: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] PathError),
     #[error("pod {name:?} not found{}", if .existing.is_empty() { String::new() } else { format!(" (pods: {})", .existing.join(", ")) })]
     NotFound { name: String, existing: Vec<String> },
     #[error(
@@ -54,11 +50,7 @@ pub(crate) fn io<'a>(
     context: &'static str,
     path: &'a Path,
 ) -> impl FnOnce(std::io::Error) -> PodError + 'a {
-    move |source| PodError::Io {
-        context,
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| PodError::Io(PathError::new(context, path, source))
 }
 
 /// The folders and files of one pod.

@@ -7,6 +7,7 @@
 //! file that may be stale, reused by another process, or written by someone
 //! else. (The lock is not inherited by the children the supervisor forks.)
 
+use crate::fsutil::PathError;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 
@@ -17,12 +18,8 @@ use crate::pod::PodPaths;
 pub enum LockError {
     #[error("the pod already has a running supervisor (pid {0})")]
     Held(i32),
-    #[error("lock {path}: {source}")]
-    Io {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::fsutil::PathError),
 }
 
 /// The lock a supervisor holds while it lives; released when dropped or
@@ -44,24 +41,20 @@ impl SupervisorLock {
     /// Take the pod's supervisor lock, or say which process holds it.
     pub fn acquire(paths: &PodPaths) -> Result<Self, LockError> {
         let path = paths.supervisor_lock();
-        let io = |source| LockError::Io {
-            path: path.clone(),
-            source,
-        };
         let file = File::options()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(io)?;
+            .map_err(PathError::at("open", &path))?;
         let lock = whole_file(nix::libc::F_WRLCK);
         match nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_SETLK(&lock)) {
             Ok(_) => Ok(Self { _file: file }),
             Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EACCES) => {
                 Err(LockError::Held(holder(&file).unwrap_or(0)))
             }
-            Err(e) => Err(io(e.into())),
+            Err(e) => Err(PathError::new("lock", &path, e.into()).into()),
         }
     }
 }

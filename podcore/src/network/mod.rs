@@ -158,14 +158,10 @@ fn masquerade_subnet() -> Result<(), NetworkError> {
     let added =
         iptables("-A").map_err(io("run iptables to masquerade", Path::new(DEFAULT_SUBNET)))?;
     if !added.status.success() {
-        return Err(crate::pod::PodError::Io {
-            context: "masquerade the pods' subnet",
-            path: DEFAULT_SUBNET.into(),
-            source: std::io::Error::other(
-                String::from_utf8_lossy(&added.stderr).trim().to_string(),
-            ),
-        }
-        .into());
+        let refused =
+            std::io::Error::other(String::from_utf8_lossy(&added.stderr).trim().to_string());
+        let subnet = Path::new(DEFAULT_SUBNET);
+        return Err(io("masquerade the pods' subnet", subnet)(refused).into());
     }
     Ok(())
 }
