@@ -414,15 +414,20 @@ mod tests {
         file
     }
 
+    /// An `emit` for `poll` that keeps the lines in `seen`.
+    fn collect(
+        seen: &mut Vec<String>,
+    ) -> impl FnMut(DateTime<Utc>, &str) -> std::io::Result<()> + '_ {
+        |_, line| {
+            seen.push(line.to_string());
+            Ok(())
+        }
+    }
+
     fn follow(path: &Path, start: Start) -> (Follower, Vec<String>) {
         let mut follower = Follower::new(path, start);
         let mut seen = Vec::new();
-        follower
-            .poll(|_, l| {
-                seen.push(l.to_string());
-                Ok(())
-            })
-            .unwrap();
+        follower.poll(collect(&mut seen)).unwrap();
         (follower, seen)
     }
 
@@ -453,20 +458,10 @@ mod tests {
                 .push(format!("line {i}\n").as_bytes(), &mut log)
                 .unwrap();
             if i % 3 == 0 {
-                follower
-                    .poll(|_, l| {
-                        seen.push(l.to_string());
-                        Ok(())
-                    })
-                    .unwrap();
+                follower.poll(collect(&mut seen)).unwrap();
             }
         }
-        follower
-            .poll(|_, l| {
-                seen.push(l.to_string());
-                Ok(())
-            })
-            .unwrap();
+        follower.poll(collect(&mut seen)).unwrap();
         // Lines written while two rotations happened between polls are lost,
         // as with the kubelet; the rest come in order without repeats.
         let numbers: Vec<u32> = seen
@@ -495,22 +490,14 @@ mod tests {
         };
         let mut follower = RunsFollower::new(dir.path(), 0, Start::Beginning);
         let mut seen = Vec::new();
-        let mut poll = |follower: &mut RunsFollower| {
-            follower
-                .poll(|_, l| {
-                    seen.push(l.to_string());
-                    Ok(())
-                })
-                .unwrap();
-        };
-        poll(&mut follower);
+        follower.poll(collect(&mut seen)).unwrap();
         write(0, &["first run\n"]);
-        poll(&mut follower);
+        follower.poll(collect(&mut seen)).unwrap();
         assert_eq!(follower.run(), 0);
         write(0, &["its last line\n"]);
         write(1, &["second run\n"]);
         write(2, &["third run\n"]);
-        poll(&mut follower);
+        follower.poll(collect(&mut seen)).unwrap();
         assert_eq!(follower.run(), 2);
         assert_eq!(
             seen,

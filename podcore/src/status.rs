@@ -188,6 +188,18 @@ pub struct PodStatus {
     pub events: Vec<Event>,
 }
 
+impl PodStatus {
+    /// Every container's status, init containers first.
+    pub fn all_containers(&self) -> impl Iterator<Item = &ContainerStatus> {
+        self.init_containers.iter().chain(&self.containers)
+    }
+
+    /// The status of the container `name`, init containers included.
+    pub fn container(&self, name: &str) -> Option<&ContainerStatus> {
+        self.all_containers().find(|c| c.name == name)
+    }
+}
+
 /// The kubelet's phase rule (`getPhase`), over the facts it reads.
 ///
 /// `init_failed_never`: an init container failed under `restartPolicy: Never`.
@@ -318,46 +330,34 @@ mod tests {
             reason: WaitingReason::ContainerCreating,
             message: None,
         };
-        assert_eq!(
-            pod_phase(Always, false, false, &[running(), creating]),
-            Phase::Pending
-        );
-        assert_eq!(
-            pod_phase(Always, false, false, &[running(), waiting()]),
-            Phase::Running
-        );
-        assert_eq!(
-            pod_phase(Always, false, false, &[waiting()]),
-            Phase::Running
-        );
-        assert_eq!(
-            pod_phase(OnFailure, false, false, &[waiting(), terminated(0)]),
-            Phase::Running
-        );
-        assert_eq!(
-            pod_phase(Always, false, false, &[running(), terminated(1)]),
-            Phase::Running
-        );
-        assert_eq!(
-            pod_phase(Always, false, false, &[terminated(0), terminated(1)]),
-            Phase::Running
-        );
-        assert_eq!(
-            pod_phase(OnFailure, false, false, &[terminated(0), terminated(0)]),
-            Phase::Succeeded
-        );
-        assert_eq!(
-            pod_phase(Never, false, false, &[terminated(0), terminated(3)]),
-            Phase::Failed
-        );
-        assert_eq!(
-            pod_phase(OnFailure, false, false, &[terminated(0), terminated(3)]),
-            Phase::Running
-        );
-        assert_eq!(
-            pod_phase(Never, false, false, &[terminated(0)]),
-            Phase::Succeeded
-        );
+        // (policy, app container states, phase), past init containers.
+        let table = [
+            (Always, vec![running(), creating], Phase::Pending),
+            (Always, vec![running(), waiting()], Phase::Running),
+            (Always, vec![waiting()], Phase::Running),
+            (OnFailure, vec![waiting(), terminated(0)], Phase::Running),
+            (Always, vec![running(), terminated(1)], Phase::Running),
+            (Always, vec![terminated(0), terminated(1)], Phase::Running),
+            (
+                OnFailure,
+                vec![terminated(0), terminated(0)],
+                Phase::Succeeded,
+            ),
+            (Never, vec![terminated(0), terminated(3)], Phase::Failed),
+            (
+                OnFailure,
+                vec![terminated(0), terminated(3)],
+                Phase::Running,
+            ),
+            (Never, vec![terminated(0)], Phase::Succeeded),
+        ];
+        for (policy, apps, phase) in table {
+            assert_eq!(
+                pod_phase(policy, false, false, &apps),
+                phase,
+                "{policy:?} {apps:?}"
+            );
+        }
     }
 
     #[test]

@@ -73,9 +73,16 @@ impl Pod {
         }
     }
 
+    /// Its status, which the commands that look at processes need.
+    pub fn status_now(&self) -> anyhow::Result<&PodStatus> {
+        self.status
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("pod {} has no status yet", self.name()))
+    }
+
     /// The status of one of its containers, init containers included.
     pub fn container(&self, name: &str) -> Option<&ContainerStatus> {
-        container_status(self.status.as_ref()?, name)
+        self.status.as_ref()?.container(name)
     }
 }
 
@@ -85,24 +92,6 @@ pub fn status_of(paths: &PodPaths) -> Option<PodStatus> {
     match control::client::call(paths, &control::Request::Status, Some(ASK_TIMEOUT)) {
         Ok(control::Response::Status { status }) => Some(*status),
         _ => supervisor::observed_status(paths),
-    }
-}
-
-/// The status of the container `name` in a pod's status, init containers included.
-pub fn container_status<'a>(status: &'a PodStatus, name: &str) -> Option<&'a ContainerStatus> {
-    status
-        .init_containers
-        .iter()
-        .chain(&status.containers)
-        .find(|c| c.name == name)
-}
-
-impl Pod {
-    /// Its status, which the commands that look at processes need.
-    pub fn status_now(&self) -> anyhow::Result<&PodStatus> {
-        self.status
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("pod {} has no status yet", self.name()))
     }
 }
 

@@ -111,21 +111,13 @@ pub fn unpack_layer(reader: impl Read, dest: &Path, layer: &str) -> Result<(), E
                     .map_err(|e| io_error(layer, &raw, "write file", e))?;
             }
             tar::EntryType::Symlink => {
-                let link = entry
-                    .link_name()
-                    .map_err(|e| bad(layer, &raw.display().to_string(), e))?;
-                let link =
-                    link.ok_or_else(|| unsafe_entry(layer, &raw, "symlink without a target"))?;
+                let link = link_target(&entry, layer, &raw, "symlink without a target")?;
                 // The target is stored, never followed here: it is resolved inside the container.
                 std::os::unix::fs::symlink(&link, &target)
                     .map_err(|e| io_error(layer, &raw, "create symlink", e))?;
             }
             tar::EntryType::Link => {
-                let link = entry
-                    .link_name()
-                    .map_err(|e| bad(layer, &raw.display().to_string(), e))?;
-                let link =
-                    link.ok_or_else(|| unsafe_entry(layer, &raw, "hard link without a target"))?;
+                let link = link_target(&entry, layer, &raw, "hard link without a target")?;
                 let source = sanitize(&link)
                     .map_err(|reason| unsafe_entry(layer, &raw, reason))?
                     .ok_or_else(|| unsafe_entry(layer, &raw, "hard link to the layer's root"))?;
@@ -228,6 +220,19 @@ fn remove_existing(path: &Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// The target a link entry names; an entry without one is refused with `missing`.
+fn link_target<'a, R: io::Read>(
+    entry: &'a tar::Entry<R>,
+    layer: &str,
+    raw: &Path,
+    missing: &'static str,
+) -> Result<std::borrow::Cow<'a, Path>, Error> {
+    entry
+        .link_name()
+        .map_err(|e| bad(layer, &raw.display().to_string(), e))?
+        .ok_or_else(|| unsafe_entry(layer, raw, missing))
 }
 
 fn unsafe_entry(layer: &str, path: &Path, reason: &'static str) -> Error {

@@ -29,13 +29,7 @@ pub fn ready(spec: &PodSpec, status: Option<&PodStatus>) -> String {
 
 /// The RESTARTS column: restarts of every container, init containers included.
 pub fn restarts(status: Option<&PodStatus>) -> u32 {
-    status.map_or(0, |s| {
-        s.containers
-            .iter()
-            .chain(&s.init_containers)
-            .map(|c| c.restart_count)
-            .sum()
-    })
+    status.map_or(0, |s| s.all_containers().map(|c| c.restart_count).sum())
 }
 
 /// The STATUS column: `Terminating`, the pod's reason, the first init
@@ -218,91 +212,57 @@ spec:
         assert_eq!(status(&spec, Some(&s)), "Running");
     }
 
+    /// The pod while its first init container is in `setup`.
+    fn initializing(phase: Phase, setup: ContainerStatus) -> PodStatus {
+        let pending = || waiting(WaitingReason::PodInitializing);
+        let proxy = container("proxy", pending(), false, 0);
+        let app = |name| container(name, pending(), false, 0);
+        pod(phase, [setup, proxy], [app("a"), app("b")])
+    }
+
+    /// The pod once its init containers are done, its apps in `a` and `b`.
+    fn started(phase: Phase, a: ContainerState, b: ContainerState) -> PodStatus {
+        let apps = [container("a", a, false, 0), container("b", b, false, 0)];
+        pod(phase, inits_done(), apps)
+    }
+
     #[test]
     fn status_column_rules() {
         let spec = spec();
-        let app = |state| container("a", state, false, 0);
+        let done = || ended(0, TerminatedReason::Completed);
+        let setup = |state, restarts| container("setup", state, false, restarts);
         let cases: Vec<(PodStatus, &str)> = vec![
             (
-                pod(
-                    Phase::Pending,
-                    [
-                        container("setup", running(), false, 0),
-                        container("proxy", waiting(WaitingReason::PodInitializing), false, 0),
-                    ],
-                    [
-                        app(waiting(WaitingReason::PodInitializing)),
-                        app(waiting(WaitingReason::PodInitializing)),
-                    ],
-                ),
+                initializing(Phase::Pending, setup(running(), 0)),
                 "Init:0/2",
             ),
             (
-                pod(
+                initializing(
                     Phase::Pending,
-                    [
-                        container("setup", waiting(WaitingReason::CrashLoopBackOff), false, 3),
-                        container("proxy", waiting(WaitingReason::PodInitializing), false, 0),
-                    ],
-                    [
-                        app(waiting(WaitingReason::PodInitializing)),
-                        app(waiting(WaitingReason::PodInitializing)),
-                    ],
+                    setup(waiting(WaitingReason::CrashLoopBackOff), 3),
                 ),
                 "Init:CrashLoopBackOff",
             ),
             (
-                pod(
-                    Phase::Failed,
-                    [
-                        container("setup", ended(1, TerminatedReason::Error), false, 0),
-                        container("proxy", waiting(WaitingReason::PodInitializing), false, 0),
-                    ],
-                    [
-                        app(waiting(WaitingReason::PodInitializing)),
-                        app(waiting(WaitingReason::PodInitializing)),
-                    ],
-                ),
+                initializing(Phase::Failed, setup(ended(1, TerminatedReason::Error), 0)),
                 "Init:Error",
             ),
             (
-                pod(
+                started(
                     Phase::Running,
-                    inits_done(),
-                    [
-                        app(running()),
-                        app(waiting(WaitingReason::CrashLoopBackOff)),
-                    ],
+                    running(),
+                    waiting(WaitingReason::CrashLoopBackOff),
                 ),
                 "CrashLoopBackOff",
             ),
+            (started(Phase::Running, done(), running()), "Running"),
+            (started(Phase::Succeeded, done(), done()), "Completed"),
+            // kubectl shows the first container's reason.
             (
-                pod(
-                    Phase::Running,
-                    inits_done(),
-                    [app(ended(0, TerminatedReason::Completed)), app(running())],
-                ),
-                "Running",
-            ),
-            (
-                pod(
-                    Phase::Succeeded,
-                    inits_done(),
-                    [
-                        app(ended(0, TerminatedReason::Completed)),
-                        app(ended(0, TerminatedReason::Completed)),
-                    ],
-                ),
-                "Completed",
-            ),
-            (
-                pod(
+                started(
                     Phase::Failed,
-                    inits_done(),
-                    [
-                        app(ended(0, TerminatedReason::Completed)),
-                        app(ended(137, TerminatedReason::OomKilled)),
-                    ],
+                    done(),
+                    ended(137, TerminatedReason::OomKilled),
                 ),
                 "Completed",
             ),
@@ -310,11 +270,7 @@ spec:
         for (i, (s, want)) in cases.iter().enumerate() {
             assert_eq!(status(&spec, Some(s)), *want, "case {i}");
         }
-        let mut gone = pod(
-            Phase::Unknown,
-            inits_done(),
-            [app(running()), app(running())],
-        );
+        let mut gone = started(Phase::Unknown, running(), running());
         assert_eq!(status(&spec, Some(&gone)), "Unknown");
         gone.phase = Phase::Running;
         gone.terminating = true;

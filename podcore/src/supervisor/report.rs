@@ -124,12 +124,7 @@ impl Supervisor {
     pub(super) fn take_over(&mut self, previous: PodStatus) {
         self.recovering = true;
         for slot in &mut self.slots {
-            if let Some(old) = previous
-                .init_containers
-                .iter()
-                .chain(&previous.containers)
-                .find(|c| c.name == slot.spec.name)
-            {
+            if let Some(old) = previous.container(&slot.spec.name) {
                 slot.status.restart_count = old.restart_count;
                 slot.status.last_state = match &old.state {
                     ContainerState::Terminated(t) => Some(t.clone()),
@@ -247,9 +242,7 @@ pub fn observed_status(paths: &PodPaths) -> Option<PodStatus> {
 /// Container names mapped to their status, init containers first.
 pub fn container_statuses(status: &PodStatus) -> BTreeMap<String, ContainerStatus> {
     status
-        .init_containers
-        .iter()
-        .chain(&status.containers)
+        .all_containers()
         .map(|s| (s.name.clone(), s.clone()))
         .collect()
 }

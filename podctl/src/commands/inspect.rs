@@ -24,9 +24,7 @@ pub fn run(root: &Path, args: PodName) -> anyhow::Result<()> {
     let (record, paths, status) = (&pod.record, &pod.paths, pod.status_now()?);
     let pause = status.sandbox.pause_pid;
     let containers: Vec<serde_json::Value> = status
-        .init_containers
-        .iter()
-        .chain(&status.containers)
+        .all_containers()
         .map(|c| {
             serde_json::json!({
                 "name": c.name,

@@ -119,6 +119,7 @@ fn ended(paths: &podcore::pod::PodPaths, container: &str) -> bool {
     if status.phase.is_terminal() || status.phase == Phase::Unknown {
         return true;
     }
-    pods::container_status(&status, container)
+    status
+        .container(container)
         .is_none_or(|c| matches!(c.state, ContainerState::Terminated(_)))
 }

@@ -20,9 +20,7 @@ pub fn run(root: &Path, args: PodName) -> anyhow::Result<()> {
         .collect();
     members.extend(
         status
-            .init_containers
-            .iter()
-            .chain(&status.containers)
+            .all_containers()
             .filter_map(|c| Some((c.name.clone(), c.pid?))),
     );
     let mut rows = Vec::new();
