@@ -1,8 +1,11 @@
 //! The pod runtime library: pod specs ([`spec`]), the local OCI image store
-//! ([`image`]), the pause sandbox and containers ([`sandbox`],
-//! [`container`], [`cgroups`], [`network`]), the per-pod supervisor
-//! ([`supervisor`]) and how to talk to it ([`control`]); see
-//! docs/ARCHITECTURE.md for how a pod travels through them.
+//! ([`image`], and [`image_cleanup`] for removing what no pod uses), the
+//! pause sandbox and containers ([`sandbox`], [`container`], [`cgroups`],
+//! [`network`]), the per-pod supervisor ([`supervisor`]) and how to talk to
+//! it ([`control`]), a pod on disk ([`pod`], [`teardown`]) and as
+//! Kubernetes shows it ([`kube`], [`status`], [`logs`]); see
+//! docs/ARCHITECTURE.md for how a pod travels through them and which file
+//! holds which job.
 
 pub mod cgroups;
 pub mod container;
