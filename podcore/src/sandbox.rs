@@ -97,6 +97,8 @@ pub fn sub_paths(
         };
         let base = match &volume.source {
             VolumeSource::EmptyDir { .. } => paths.volume(&volume.name),
+            // Made by the volume's writer; a subPath of one is a file or folder it wrote.
+            VolumeSource::Files { .. } => continue,
             VolumeSource::HostPath { path } if record.options.allow_host_paths => {
                 PathBuf::from(path)
             }

@@ -48,6 +48,9 @@ pub enum WaitingReason {
     ErrImagePull,
     /// Its image could not be pulled again: waiting out the back-off.
     ImagePullBackOff,
+    /// Its environment names a ConfigMap, Secret or key that is missing:
+    /// retried after the back-off.
+    CreateContainerConfigError,
 }
 
 /// Why a container ended.

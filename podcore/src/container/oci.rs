@@ -129,6 +129,8 @@ pub struct Placement<'a> {
     pub rootfs: &'a Path,
     /// uid and gid (see [`super::process_user`]).
     pub user: (u32, u32),
+    /// The container's resolved `env` (see [`crate::env::resolve`]).
+    pub env: &'a [(String, String)],
 }
 
 /// An app (or init, or sidecar) container's spec, joining pause's namespaces.
@@ -143,6 +145,7 @@ pub fn app_spec(
         pause_pid,
         rootfs,
         user: (uid, gid),
+        env,
     } = *place;
     let pod = &record.spec;
     let image = record
@@ -177,14 +180,15 @@ pub fn app_spec(
         .remove("hostname");
 
     let caps = capabilities(container);
-    spec["process"]["args"] = json!(process_args(container, image));
-    if process_args(container, image).is_empty() {
+    let args = process_args(container, image, env);
+    if args.is_empty() {
         return Err(spec_error(
             name,
             "nothing to run: the image has no Entrypoint or Cmd and the container no command",
         ));
     }
-    spec["process"]["env"] = json!(process_env(container, image, &pod.hostname));
+    spec["process"]["args"] = json!(args);
+    spec["process"]["env"] = json!(process_env(image, &pod.hostname, env));
     let cwd = container.working_dir.clone().unwrap_or_else(|| {
         if image.working_dir.is_empty() {
             "/".into()
@@ -252,7 +256,9 @@ pub fn app_spec(
             .find(|v| v.name == mount.name)
             .ok_or_else(|| spec_error(name, format!("volume {} is not declared", mount.name)))?;
         let mut source = match &volume.source {
-            VolumeSource::EmptyDir { .. } => paths.volume(&volume.name),
+            VolumeSource::EmptyDir { .. } | VolumeSource::Files { .. } => {
+                paths.volume(&volume.name)
+            }
             VolumeSource::HostPath { path } => {
                 if !record.options.allow_host_paths {
                     return Err(spec_error(
@@ -270,7 +276,9 @@ pub fn app_spec(
         if let Some(sub) = &mount.sub_path {
             source = source.join(sub);
         }
-        mounts.push(bind(&mount.mount_path, &source, mount.read_only));
+        // Files volumes are read-only, as the kubelet mounts them.
+        let files = matches!(volume.source, VolumeSource::Files { .. });
+        mounts.push(bind(&mount.mount_path, &source, mount.read_only || files));
     }
     spec["mounts"] = json!(mounts);
     finish(name, spec)
@@ -349,6 +357,7 @@ spec:
             pause_pid: 4242,
             rootfs: Path::new("/nonexistent/rootfs"),
             user: (1000, 3000),
+            env: &[],
         };
         app_spec(record, container, &place, host).unwrap()
     }

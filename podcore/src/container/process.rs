@@ -12,25 +12,42 @@ pub(super) const DEFAULT_PATH: &str =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The process arguments the Kubernetes way: `command` replaces the
-/// Entrypoint, `args` replaces the Cmd (and `command` alone drops the Cmd).
-pub fn process_args(container: &Container, image: &ResolvedImage) -> Vec<String> {
+/// Entrypoint, `args` replaces the Cmd (and `command` alone drops the Cmd);
+/// `$(NAME)` in `command` and `args` is expanded from the container's
+/// environment `env` (not the image's), as the kubelet does.
+pub fn process_args(
+    container: &Container,
+    image: &ResolvedImage,
+    env: &[(String, String)],
+) -> Vec<String> {
+    let expand = |text: &String| {
+        crate::env::expand(text, |name| {
+            env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+        })
+    };
     match (&container.command, &container.args) {
         (Some(command), args) => command
             .iter()
             .chain(args.iter().flatten())
-            .cloned()
+            .map(expand)
             .collect(),
-        (None, Some(args)) => image.entrypoint.iter().chain(args).cloned().collect(),
+        (None, Some(args)) => image
+            .entrypoint
+            .iter()
+            .cloned()
+            .chain(args.iter().map(expand))
+            .collect(),
         (None, None) => image.entrypoint.iter().chain(&image.cmd).cloned().collect(),
     }
 }
 
-/// The image's env with the container's on top (same name replaced), plus HOSTNAME.
-pub fn process_env(container: &Container, image: &ResolvedImage, hostname: &str) -> Vec<String> {
-    let mut env: Vec<(String, String)> = Vec::new();
-    let mut set = |name: &str, value: &str| match env.iter_mut().find(|(n, _)| n == name) {
+/// The image's env with the container's resolved `env` (see
+/// [`crate::env::resolve`]) on top (same name replaced), plus HOSTNAME.
+pub fn process_env(image: &ResolvedImage, hostname: &str, env: &[(String, String)]) -> Vec<String> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut set = |name: &str, value: &str| match out.iter_mut().find(|(n, _)| n == name) {
         Some(slot) => slot.1 = value.to_string(),
-        None => env.push((name.to_string(), value.to_string())),
+        None => out.push((name.to_string(), value.to_string())),
     };
     if !image.env.iter().any(|e| e.starts_with("PATH=")) {
         set("PATH", &DEFAULT_PATH[5..]);
@@ -40,10 +57,10 @@ pub fn process_env(container: &Container, image: &ResolvedImage, hostname: &str)
         set(name, value);
     }
     set("HOSTNAME", hostname);
-    for (name, value) in &container.env {
+    for (name, value) in env {
         set(name, value);
     }
-    env.into_iter().map(|(n, v)| format!("{n}={v}")).collect()
+    out.into_iter().map(|(n, v)| format!("{n}={v}")).collect()
 }
 
 /// Resolve the user: runAsUser/runAsGroup, else the image's `User` (numeric,
@@ -111,29 +128,27 @@ mod tests {
     use super::*;
     use crate::container::fixtures::{container, image};
 
+    fn env() -> Vec<(String, String)> {
+        vec![("PATH".into(), "/mine".into()), ("A".into(), "1".into())]
+    }
+
     #[test]
     fn command_and_args_merge_the_kubernetes_way() {
+        let args = |command, args| process_args(&container(command, args), &image(), &env());
+        assert_eq!(args(None, None), ["/entry", "default"]);
+        assert_eq!(args(None, Some(&["x"])), ["/entry", "x"]);
+        assert_eq!(args(Some(&["sh"]), None), ["sh"]);
+        assert_eq!(args(Some(&["sh"]), Some(&["-c", "y"])), ["sh", "-c", "y"]);
+        // $(NAME) from the container's env, not the image's; $$ escapes.
         assert_eq!(
-            process_args(&container(None, None), &image()),
-            ["/entry", "default"]
-        );
-        assert_eq!(
-            process_args(&container(None, Some(&["x"])), &image()),
-            ["/entry", "x"]
-        );
-        assert_eq!(
-            process_args(&container(Some(&["sh"]), None), &image()),
-            ["sh"]
-        );
-        assert_eq!(
-            process_args(&container(Some(&["sh"]), Some(&["-c", "y"])), &image()),
-            ["sh", "-c", "y"]
+            args(Some(&["echo", "$(A)", "$(B)", "$$(A)"]), None),
+            ["echo", "1", "$(B)", "$(A)"]
         );
     }
 
     #[test]
     fn env_layers_the_container_over_the_image() {
-        let env = process_env(&container(None, None), &image(), "pod");
+        let env = process_env(&image(), "pod", &env());
         assert_eq!(env, ["PATH=/mine", "B=2", "HOSTNAME=pod", "A=1"]);
     }
 }

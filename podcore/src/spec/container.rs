@@ -59,16 +59,9 @@ pub(super) fn container(
             "{image_pull_policy:?} is not one of Always, IfNotPresent, Never"
         ));
     }
-    let mut env = Vec::new();
-    for (i, e) in c.env.iter().flatten().enumerate() {
-        if e.name.is_empty() || e.name.contains('=') {
-            at.at("env")
-                .item(i)
-                .at("name")
-                .error(format!("{:?} is not a valid variable name", e.name));
-        }
-        env.push((e.name.clone(), e.value.clone().unwrap_or_default()));
-    }
+    let env = super::env::env(c.env.as_deref().unwrap_or_default(), &c.name, &at.at("env"));
+    let env_from =
+        super::env::env_from(c.env_from.as_deref().unwrap_or_default(), &at.at("envFrom"));
     Container {
         liveness_probe: super::probe::probe(c, "livenessProbe", at),
         readiness_probe: super::probe::probe(c, "readinessProbe", at),
@@ -79,6 +72,7 @@ pub(super) fn container(
         command: c.command.clone(),
         args: c.args.clone(),
         env,
+        env_from,
         working_dir: c.working_dir.clone().filter(|w| !w.is_empty()),
         volume_mounts: mounts(c, pod.volumes, &at.at("volumeMounts")),
         resources: c

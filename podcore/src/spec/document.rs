@@ -36,6 +36,12 @@ struct PodDocument {
     notes: Vec<String>,
 }
 
+/// Whether a document of `kind` is read as a pod (an empty kind is, to be
+/// refused with the kinds there are).
+pub fn holds_pod(kind: &str) -> bool {
+    kind.is_empty() || kind == "Pod" || WORKLOADS.iter().any(|(k, _)| *k == kind)
+}
+
 /// Read one manifest document.
 pub fn from_document(document: Value) -> Result<Parsed, SpecError> {
     let mut warnings = Vec::new();

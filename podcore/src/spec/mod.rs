@@ -15,9 +15,11 @@
 mod container;
 pub mod defaults;
 mod document;
+mod env;
 mod field;
 mod model;
 mod names;
+mod object;
 mod pod;
 mod probe;
 pub mod quantity;
@@ -25,6 +27,8 @@ mod supported;
 mod toml_format;
 mod typed;
 mod volume;
+
+use std::collections::BTreeMap;
 
 pub use model::*;
 
@@ -94,20 +98,33 @@ impl SpecError {
     }
 }
 
-/// Read every pod of a manifest.
-pub fn parse(text: &str, format: Format) -> Result<Vec<Parsed>, SpecError> {
+/// Everything a manifest holds: its pods, its ConfigMaps and Secrets, and
+/// what was left out (other kinds, such as a Service around the pods).
+#[derive(Debug, Clone, Default)]
+pub struct Manifest {
+    pub pods: Vec<Parsed>,
+    pub objects: Vec<crate::objects::Object>,
+    /// One line per kind left out, and the objects' unknown fields.
+    pub warnings: Vec<String>,
+}
+
+/// Read every document of a manifest: pods (a `Pod` or a workload's
+/// template), ConfigMaps and Secrets; other kinds are left out with one
+/// warning each, as they mean nothing to a single host.
+pub fn parse_manifest(text: &str, format: Format) -> Result<Manifest, SpecError> {
     let documents = match format {
         Format::Yaml => yaml_documents(text)?,
         Format::Toml => vec![toml_format::to_pod_document(text)?],
     };
-    let mut pods = Vec::new();
+    let mut manifest = Manifest::default();
+    let mut left_out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (index, document) in documents.into_iter().enumerate() {
         let prefix = if index == 0 {
             String::new()
         } else {
             format!("document {}: ", index + 1)
         };
-        let parsed = document::from_document(document).map_err(|e| match e {
+        let at_document = |e: SpecError| match e {
             SpecError::Invalid(errors) if !prefix.is_empty() => SpecError::Invalid(
                 errors
                     .into_iter()
@@ -118,13 +135,53 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<Parsed>, SpecError> {
                     .collect(),
             ),
             other => other,
-        })?;
-        pods.push(parsed);
+        };
+        let kind = document
+            .get("kind")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let object_kind = match kind.as_str() {
+            "ConfigMap" => Some(crate::objects::Kind::ConfigMap),
+            "Secret" => Some(crate::objects::Kind::Secret),
+            _ => None,
+        };
+        if let Some(object_kind) = object_kind {
+            let object = object::from_document(object_kind, document, &mut manifest.warnings)
+                .map_err(at_document)?;
+            manifest.objects.push(object);
+        } else if document::holds_pod(&kind) {
+            manifest
+                .pods
+                .push(document::from_document(document).map_err(at_document)?);
+        } else {
+            let name = document
+                .pointer("/metadata/name")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("(no name)")
+                .to_string();
+            left_out.entry(kind).or_default().push(name);
+        }
     }
-    if pods.is_empty() {
+    for (kind, names) in left_out {
+        manifest.warnings.push(format!(
+            "{kind} {} left out: podctl runs pods, ConfigMaps and Secrets; a {kind} has no meaning on a single host",
+            names.join(", ")
+        ));
+    }
+    if manifest.pods.is_empty() && manifest.objects.is_empty() {
         return Err(SpecError::Empty);
     }
-    Ok(pods)
+    Ok(manifest)
+}
+
+/// Read every pod of a manifest (a manifest without one is an error).
+pub fn parse(text: &str, format: Format) -> Result<Vec<Parsed>, SpecError> {
+    let manifest = parse_manifest(text, format)?;
+    if manifest.pods.is_empty() {
+        return Err(SpecError::Empty);
+    }
+    Ok(manifest.pods)
 }
 
 /// `pod` with one more app container: a Kubernetes container object,
@@ -170,6 +227,29 @@ pub fn without_container(pod: &PodSpec, name: &str) -> PodSpec {
     pod
 }
 
+/// File modes written the YAML 1.1 way Kubernetes reads them (`mode: 0440`
+/// is octal) come from a YAML 1.2 reader as text: make them the number.
+fn octal_modes(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if key == "mode" || key == "defaultMode" {
+                    let octal = v.as_str().and_then(|t| {
+                        let digits = t.strip_prefix("0o").or_else(|| t.strip_prefix('0'))?;
+                        u32::from_str_radix(digits, 8).ok()
+                    });
+                    if let Some(mode) = octal {
+                        *v = mode.into();
+                    }
+                }
+                octal_modes(v);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(octal_modes),
+        _ => {}
+    }
+}
+
 fn yaml_documents(text: &str) -> Result<Vec<serde_json::Value>, SpecError> {
     use serde::Deserialize;
     let mut out = Vec::new();
@@ -186,6 +266,8 @@ fn yaml_documents(text: &str) -> Result<Vec<serde_json::Value>, SpecError> {
             }
         })?;
         if !value.is_null() {
+            let mut value = value;
+            octal_modes(&mut value);
             out.push(value);
         }
     }

@@ -19,6 +19,12 @@ pub struct PodSpec {
     pub name: String,
     pub namespace: String,
     pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// `spec.serviceAccountName` (no account exists on one host; the
+    /// Downward API still shows the name).
+    #[serde(default)]
+    pub service_account_name: Option<String>,
     /// The manifest's kind (`Pod`, `Job`, `Deployment`, ...).
     pub source_kind: String,
     pub restart_policy: RestartPolicy,
@@ -52,7 +58,11 @@ pub struct Container {
     pub image_pull_policy: String,
     pub command: Option<Vec<String>>,
     pub args: Option<Vec<String>>,
-    pub env: Vec<(String, String)>,
+    /// `env`, in order: later entries may use earlier ones as `$(NAME)`.
+    pub env: Vec<EnvVar>,
+    /// `envFrom`: every key of a ConfigMap or Secret, before `env`.
+    #[serde(default)]
+    pub env_from: Vec<EnvFrom>,
     pub working_dir: Option<String>,
     pub volume_mounts: Vec<VolumeMount>,
     pub resources: Resources,
@@ -70,6 +80,60 @@ pub struct Container {
     /// `ports`: what the container listens on; a `hostPort` is published on the host.
     #[serde(default)]
     pub ports: Vec<ContainerPort>,
+}
+
+/// One `env` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: EnvValue,
+}
+
+/// Where an environment variable's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnvValue {
+    /// `value`, `$(NAME)` references still in it.
+    Literal(String),
+    /// `valueFrom.fieldRef` or `.resourceFieldRef`.
+    Downward(DownwardField),
+    /// `valueFrom.configMapKeyRef` or `.secretKeyRef`.
+    Key(KeyRef),
+}
+
+/// A key of a ConfigMap or Secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRef {
+    pub object: ObjectRef,
+    pub key: String,
+}
+
+/// A ConfigMap or Secret by name; an optional one may be missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRef {
+    pub kind: crate::objects::Kind,
+    pub name: String,
+    pub optional: bool,
+}
+
+/// One `envFrom` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvFrom {
+    pub prefix: String,
+    pub object: ObjectRef,
+}
+
+/// A fact of the pod the Downward API gives (env `valueFrom`, `downwardAPI` volumes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DownwardField {
+    /// `fieldRef.fieldPath`, checked: `metadata.name`, `metadata.labels['k']`, `status.podIP`, ...
+    Field(String),
+    /// `resourceFieldRef`: a container's `limits.cpu`, `requests.memory`, ...
+    /// divided by `divisor` (cpu in milli-CPU, memory in bytes), rounded up.
+    Resource {
+        container: String,
+        resource: String,
+        divisor: u64,
+    },
 }
 
 /// One `ports` entry of a container.
@@ -160,6 +224,53 @@ pub enum VolumeSource {
     },
     /// A host path (refused unless allowed).
     HostPath { path: String },
+    /// Files made from ConfigMaps, Secrets and the Downward API (`configMap`,
+    /// `secret`, `downwardAPI` and `projected` volumes), read-only in the
+    /// containers and swapped atomically when the objects change.
+    Files {
+        kind: FilesKind,
+        sources: Vec<Projection>,
+        /// `defaultMode` (0644).
+        default_mode: u32,
+    },
+}
+
+/// Which volume type made a [`VolumeSource::Files`] volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
+pub enum FilesKind {
+    ConfigMap,
+    Secret,
+    #[strum(serialize = "DownwardAPI")]
+    DownwardApi,
+    Projected,
+}
+
+/// One source of a files volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Projection {
+    /// A ConfigMap's or Secret's keys: all, or `items` (key to path, mode).
+    Object {
+        object: ObjectRef,
+        items: Vec<KeyToPath>,
+    },
+    /// Downward API files.
+    Downward(Vec<DownwardFile>),
+}
+
+/// An `items` entry: a key's file path (relative) and mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyToPath {
+    pub key: String,
+    pub path: String,
+    pub mode: Option<u32>,
+}
+
+/// A `downwardAPI` item: a file holding a fact of the pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownwardFile {
+    pub path: String,
+    pub field: DownwardField,
+    pub mode: Option<u32>,
 }
 
 /// The pod's QoS class, by the kubelet's rule.

@@ -125,6 +125,11 @@ pub(super) fn to_model(
         name,
         namespace,
         labels: metadata.labels.unwrap_or_default(),
+        annotations: metadata.annotations.unwrap_or_default(),
+        service_account_name: spec
+            .service_account_name
+            .clone()
+            .or_else(|| spec.service_account.clone()),
         source_kind: kind.to_string(),
         restart_policy,
         share_process_namespace: spec.share_process_namespace.unwrap_or(false),

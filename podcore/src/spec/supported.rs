@@ -61,6 +61,7 @@ const SUPPORTED: &[(&str, &[&str])] = &[
             "command",
             "args",
             "env",
+            "envFrom",
             "workingDir",
             "volumeMounts",
             "resources",
@@ -75,7 +76,23 @@ const SUPPORTED: &[(&str, &[&str])] = &[
             "terminationMessagePolicy",
         ],
     ),
-    ("initContainers|containers[].env[]", &["name", "value"]),
+    (
+        "initContainers|containers[].env[]",
+        &["name", "value", "valueFrom"],
+    ),
+    (
+        "initContainers|containers[].env[].valueFrom",
+        &[
+            "fieldRef",
+            "resourceFieldRef",
+            "configMapKeyRef",
+            "secretKeyRef",
+        ],
+    ),
+    (
+        "initContainers|containers[].envFrom[]",
+        &["configMapRef", "secretRef", "prefix"],
+    ),
     (
         "initContainers|containers[].volumeMounts[]",
         &["name", "mountPath", "readOnly", "subPath"],
@@ -115,7 +132,22 @@ const SUPPORTED: &[(&str, &[&str])] = &[
     ),
     ("initContainers|containers[].lifecycle", &["preStop"]),
     ("initContainers|containers[].lifecycle.preStop", &["exec"]),
-    ("volumes[]", &["name", "emptyDir", "hostPath"]),
+    (
+        "volumes[]",
+        &[
+            "name",
+            "emptyDir",
+            "hostPath",
+            "configMap",
+            "secret",
+            "downwardAPI",
+            "projected",
+        ],
+    ),
+    (
+        "volumes[].projected.sources[]",
+        &["configMap", "secret", "downwardAPI"],
+    ),
 ];
 
 /// Check the pod spec `spec` (at `at`) against the table: errors for set
@@ -179,11 +211,11 @@ mod tests {
             "dnsConfig": {},
             "nodeName": "n1",
             "containers": [
-                {"name": "a", "env": [{"name": "X", "valueFrom": {}}]},
+                {"name": "a", "env": [{"name": "X", "valueFrom": {"fileKeyRef": {}}}]},
                 {"name": "b", "livenessProbe": {"grpc": {}}, "resources": {"limits": {"nvidia.com/gpu": 1}}}
             ],
             "initContainers": [{"name": "i", "lifecycle": {"postStart": {}}}],
-            "volumes": [{"name": "v", "configMap": {}}]
+            "volumes": [{"name": "v", "nfs": {}, "projected": {"sources": [{"serviceAccountToken": {}}]}}]
         });
         let at = Field::root("spec");
         let mut warnings = Vec::new();
@@ -193,12 +225,13 @@ mod tests {
         assert_eq!(
             paths,
             [
-                "spec.containers[0].env[0].valueFrom",
+                "spec.containers[0].env[0].valueFrom.fileKeyRef",
                 "spec.containers[1].livenessProbe.grpc",
                 "spec.containers[1].resources.limits.nvidia.com/gpu",
                 "spec.dnsConfig",
                 "spec.initContainers[0].lifecycle.postStart",
-                "spec.volumes[0].configMap",
+                "spec.volumes[0].nfs",
+                "spec.volumes[0].projected.sources[0].serviceAccountToken",
             ]
         );
         assert_eq!(

@@ -254,3 +254,25 @@ fn probes_get_kubernetes_defaults_and_named_ports() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn file_modes_are_octal_as_kubernetes_reads_yaml() {
+    let pod = one(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  volumes:\n  - name: s\n    secret: {secretName: s, defaultMode: 0400, items: [{key: k, path: p, mode: 0o640}]}\n  containers: [{name: c, image: busybox}]\n",
+    )
+    .pod;
+    match &pod.volumes[0].source {
+        VolumeSource::Files {
+            default_mode,
+            sources,
+            ..
+        } => {
+            assert_eq!(*default_mode, 0o400);
+            match &sources[0] {
+                Projection::Object { items, .. } => assert_eq!(items[0].mode, Some(0o640)),
+                other => panic!("{other:?}"),
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+}

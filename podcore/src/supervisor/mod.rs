@@ -49,6 +49,8 @@ pub enum SupervisorError {
     Container(#[from] crate::container::ContainerError),
     #[error("{0}")]
     Image(#[from] crate::image::Error),
+    #[error("{0}")]
+    Volume(#[from] crate::volumes::VolumeError),
     #[error("{step}: {source}")]
     Sys {
         step: &'static str,
@@ -312,7 +314,8 @@ impl Supervisor {
     }
 
     /// Tell podctl, once, that the pod started: every app container ran
-    /// (or the pod already ended).
+    /// (or the pod already ended, or a container waits for a ConfigMap or
+    /// Secret that may come later: the pod is made and shows why it waits).
     fn report_start(&mut self) {
         if self.ready.is_none() {
             return;
@@ -323,7 +326,16 @@ impl Supervisor {
                 .iter()
                 .filter(|s| s.kind == Kind::App && s.life != Life::Created)
                 .all(|s| s.ever_started);
-        if apps_ran || self.status.phase.is_terminal() || self.init_failed_never() {
+        let blocked = self.slots.iter().any(|s| {
+            matches!(
+                s.status.state,
+                crate::status::ContainerState::Waiting {
+                    reason: crate::status::WaitingReason::CreateContainerConfigError,
+                    ..
+                }
+            )
+        });
+        if apps_ran || blocked || self.status.phase.is_terminal() || self.init_failed_never() {
             self.write_status();
             self.dirty = true;
             self.notify(&StartReport::Started);

@@ -62,6 +62,14 @@ impl Supervisor {
                     self.status.pod_ip.as_deref(),
                 )
             })?;
+            step("files volumes (configMap, secret, downwardAPI)", || {
+                let facts = crate::downward::PodFacts::of(
+                    &self.record,
+                    &self.status.pod_ips,
+                    self.status.host_ip.as_deref(),
+                );
+                crate::volumes::prepare(&self.record, &self.paths, &facts)
+            })?;
             let rootfs = step("pause: mount root filesystem", || {
                 mount_rootfs(&dir, &self.record.pause.layers)
             })?;
@@ -102,7 +110,21 @@ impl Supervisor {
             if !self.pull_for_restart(index) {
                 continue;
             }
-            match self.begin_create(index) {
+            let env = match self.container_env(index) {
+                Ok(env) => env,
+                Err(error) => {
+                    let message = error.to_string();
+                    let event = format!("Error: {message}");
+                    self.retry_later(
+                        index,
+                        WaitingReason::CreateContainerConfigError,
+                        message,
+                        event,
+                    );
+                    continue;
+                }
+            };
+            match self.begin_create(index, env) {
                 Ok(c) => creating.push(c),
                 Err(error) => self.started(index, Err(error)),
             }
@@ -197,46 +219,64 @@ impl Supervisor {
                 true
             }
             Err(error) => {
-                let slot = &mut self.slots[index];
-                let reason = match slot.status.state {
+                let reason = match self.slots[index].status.state {
                     ContainerState::Waiting {
                         reason: WaitingReason::ErrImagePull | WaitingReason::ImagePullBackOff,
                         ..
                     } => WaitingReason::ImagePullBackOff,
                     _ => WaitingReason::ErrImagePull,
                 };
-                let delay = crate::status::backoff_delay(
-                    self.rules.backoff_initial,
-                    self.rules.backoff_cap,
-                    slot.backoff_step,
-                );
-                slot.backoff_step += 1;
-                let exit_code = match slot.life {
-                    Life::BackOff { exit_code, .. } | Life::Exited { exit_code } => exit_code,
-                    _ => 0,
-                };
-                slot.life = Life::BackOff {
-                    until: Instant::now() + delay,
-                    exit_code,
-                };
-                slot.status.state = ContainerState::Waiting {
-                    reason,
-                    message: Some(error.clone()),
-                };
-                self.dirty = true;
-                self.event(
-                    EventType::Warning,
-                    "Failed",
-                    format!("Failed to pull image {image}: {error}"),
-                );
+                let event = format!("Failed to pull image {image}: {error}");
+                self.retry_later(index, reason, error, event);
                 false
             }
         }
     }
 
+    /// The container cannot be started now: it waits with `reason` and is
+    /// tried again after the back-off, its restart count unchanged.
+    fn retry_later(&mut self, index: usize, reason: WaitingReason, message: String, event: String) {
+        let slot = &mut self.slots[index];
+        let delay = crate::status::backoff_delay(
+            self.rules.backoff_initial,
+            self.rules.backoff_cap,
+            slot.backoff_step,
+        );
+        slot.backoff_step += 1;
+        let exit_code = match slot.life {
+            Life::BackOff { exit_code, .. } | Life::Exited { exit_code } => exit_code,
+            _ => 0,
+        };
+        slot.life = Life::BackOff {
+            until: Instant::now() + delay,
+            exit_code,
+        };
+        slot.status.state = ContainerState::Waiting {
+            reason,
+            message: Some(message),
+        };
+        self.dirty = true;
+        self.event(EventType::Warning, "Failed", event);
+    }
+
+    /// The container's environment now, its ConfigMaps and Secrets read again.
+    fn container_env(&self, index: usize) -> Result<Vec<(String, String)>, crate::env::EnvError> {
+        let facts = crate::downward::PodFacts::of(
+            &self.record,
+            &self.status.pod_ips,
+            self.status.host_ip.as_deref(),
+        );
+        let objects = crate::objects::Objects::new(&self.paths.root);
+        crate::env::resolve(&self.slots[index].spec, &self.record.spec, &facts, &objects)
+    }
+
     /// Fork the child that creates and starts the container at `index`
     /// (its next run), its output piped to its log.
-    fn begin_create(&mut self, index: usize) -> Result<Creating, SupervisorError> {
+    fn begin_create(
+        &mut self,
+        index: usize,
+        env: Vec<(String, String)>,
+    ) -> Result<Creating, SupervisorError> {
         let run =
             self.slots[index].status.restart_count + u32::from(self.slots[index].ever_started);
         let pause_pid = self.pause_pid.ok_or(SupervisorError::Sys {
@@ -283,6 +323,7 @@ impl Supervisor {
                 pause_pid,
                 rootfs: &rootfs,
                 user: container::process_user(spec, image, &rootfs)?,
+                env: &env,
             };
             let spec = container::app_spec(&self.record, spec, &place, host)?;
             let mut created = step(format_args!("{name}: create container"), || {

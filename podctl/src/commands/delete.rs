@@ -17,7 +17,7 @@ use crate::pods::ASK_TIMEOUT;
 /// `podctl delete` arguments.
 #[derive(clap::Args)]
 pub struct DeleteArgs {
-    /// pods (or pod, po).
+    /// pods (pod, po), configmaps (configmap, cm) or secrets (secret).
     resource: Resource,
     names: Vec<String>,
     /// Seconds between SIGTERM and SIGKILL (default: the pod's terminationGracePeriodSeconds).
@@ -33,7 +33,9 @@ pub struct DeleteArgs {
 /// `podctl delete pod NAME...`: ask every supervisor to stop its pod, then
 /// wait for all of them together; "deleted" only once nothing of a pod is left.
 pub fn run(root: &Path, args: DeleteArgs) -> anyhow::Result<()> {
-    let Resource::Pods = args.resource;
+    if let Some(kind) = args.resource.object_kind() {
+        return super::objects::delete(root, kind, &args.names, args.all, &args.namespace);
+    }
     let entries: Vec<pod::PodEntry> = if args.all {
         pod::list(root)
             .into_iter()

@@ -22,7 +22,11 @@ pub struct DescribeArgs {
 
 /// `podctl describe pod NAME`: the kubectl-style page.
 pub fn run(root: &Path, args: DescribeArgs) -> anyhow::Result<()> {
-    let Resource::Pods = args.resource;
+    if args.resource != Resource::Pods {
+        anyhow::bail!(crate::error::CliError::Usage(
+            "describe shows pods; use get -o yaml for ConfigMaps and Secrets".into()
+        ));
+    }
     let Pod { record, status, .. } = Pod::find(root, &args.namespace, &args.name)?;
     let spec = &record.spec;
     let now = chrono::Utc::now();
@@ -173,6 +177,23 @@ pub fn run(root: &Path, args: DescribeArgs) -> anyhow::Result<()> {
             ),
             podcore::spec::VolumeSource::HostPath { path } => {
                 format!("HostPath (bare host directory volume), Path: {path}")
+            }
+            podcore::spec::VolumeSource::Files { kind, sources, .. } => {
+                let names: Vec<String> = sources
+                    .iter()
+                    .map(|s| match s {
+                        podcore::spec::Projection::Object { object, .. } => format!(
+                            "{} {}{}",
+                            object.kind,
+                            object.name,
+                            if object.optional { " (optional)" } else { "" }
+                        ),
+                        podcore::spec::Projection::Downward(files) => {
+                            format!("DownwardAPI ({} files)", files.len())
+                        }
+                    })
+                    .collect();
+                format!("{kind} (files, read-only), Sources: {}", names.join(", "))
             }
         };
         line(format!("  {}:", v.name));

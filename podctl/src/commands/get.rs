@@ -14,9 +14,9 @@ use crate::pods::Pod;
 /// `podctl get` arguments.
 #[derive(clap::Args)]
 pub struct GetArgs {
-    /// pods (or pod, po).
+    /// pods (pod, po), configmaps (configmap, cm) or secrets (secret).
     resource: Resource,
-    /// Only this pod.
+    /// Only this one.
     name: Option<String>,
     /// Output (default: a table).
     #[arg(short, long, value_enum)]
@@ -27,7 +27,7 @@ pub struct GetArgs {
 
 /// `get -o`: kubectl's output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum GetOutput {
+pub enum GetOutput {
     /// The table with the pod's IP and UID.
     Wide,
     /// Kubernetes API objects as JSON.
@@ -40,7 +40,15 @@ enum GetOutput {
 
 /// `podctl get pods`.
 pub fn run(root: &Path, args: GetArgs) -> anyhow::Result<()> {
-    let Resource::Pods = args.resource;
+    if let Some(kind) = args.resource.object_kind() {
+        return super::objects::get(
+            root,
+            kind,
+            args.name.as_deref(),
+            &args.namespace,
+            args.output,
+        );
+    }
     let namespace = args.namespace.as_str();
     let entries: Vec<PodEntry> = match &args.name {
         Some(name) => vec![pod::find(root, namespace, name)?],

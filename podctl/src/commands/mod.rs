@@ -1,5 +1,7 @@
 //! One file per podctl command, each with its clap arguments and its `run`.
 
+pub mod apply;
+pub mod create;
 pub mod delete;
 pub mod describe;
 pub mod exec;
@@ -10,6 +12,7 @@ pub mod internal;
 pub mod login;
 pub mod logs;
 pub mod ns;
+pub mod objects;
 pub mod port_forward;
 pub mod recover;
 pub mod run;
@@ -32,6 +35,17 @@ pub enum Command {
     ///
     /// Example: podctl run -d -f examples/two-containers-pod.yml
     Run(run::RunArgs),
+    /// Store a manifest's ConfigMaps and Secrets and run its pods that do not
+    /// exist yet (detached); a changed ConfigMap or Secret reaches the
+    /// volumes of the pods that use it at once.
+    ///
+    /// Example: podctl apply -f examples/configmap-env-and-volume.yml
+    Apply(apply::ApplyArgs),
+    /// Make a ConfigMap or a Secret from literals and files.
+    ///
+    /// Example: podctl create configmap settings --from-literal mode=fast
+    #[command(subcommand)]
+    Create(create::CreateCommand),
     /// Log in to a registry: the credential is checked, then stored (mode 0600)
     /// in $REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json.
     ///
@@ -115,11 +129,26 @@ pub struct CompletionArgs {
     pub shell: clap_complete::Shell,
 }
 
-/// The resource `get`, `describe` and `delete` are about: pods.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+/// The resource `get`, `describe` and `delete` are about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Resource {
     #[value(alias = "pod", alias = "po")]
     Pods,
+    #[value(alias = "configmap", alias = "cm")]
+    Configmaps,
+    #[value(alias = "secret")]
+    Secrets,
+}
+
+impl Resource {
+    /// The kind of stored object, for ConfigMaps and Secrets.
+    pub fn object_kind(self) -> Option<podcore::objects::Kind> {
+        match self {
+            Self::Pods => None,
+            Self::Configmaps => Some(podcore::objects::Kind::ConfigMap),
+            Self::Secrets => Some(podcore::objects::Kind::Secret),
+        }
+    }
 }
 
 /// Run one command; its exit code.
@@ -129,6 +158,8 @@ pub fn run(globals: &Globals, command: Command) -> anyhow::Result<u8> {
         Command::Run(args) => return run::run(globals, args),
         Command::Exec(args) => return exec::run(root, args),
         Command::Image(command) => image::run(globals, command)?,
+        Command::Apply(args) => apply::run(globals, args)?,
+        Command::Create(command) => create::run(root, command)?,
         Command::Internal(command) => internal::run(globals, command)?,
         Command::Login(args) => login::login(globals, args)?,
         Command::Logout(args) => login::logout(args)?,

@@ -40,6 +40,13 @@ pub struct RunArgs {
     /// Delete the pod once it ends (foreground only).
     #[arg(long)]
     rm: bool,
+    #[command(flatten)]
+    pods: PodArgs,
+}
+
+/// How the pods of a run (or an apply) run.
+#[derive(clap::Args)]
+pub struct PodArgs {
     /// Restart back-off: first delay and cap, e.g. 1s,60s (default 10s,300s as Kubernetes).
     #[arg(long, value_parser = parse_backoff)]
     backoff: Option<(Duration, Duration)>,
@@ -83,9 +90,9 @@ enum RestartModeArg {
     Client,
 }
 
-impl RunArgs {
-    /// How the pods of this run are to run.
-    fn options(&self, registries: &crate::registries::RegistryArgs) -> RunOptions {
+impl PodArgs {
+    /// How the pods are to run.
+    pub fn options(&self, registries: &crate::registries::RegistryArgs) -> RunOptions {
         let mut options = RunOptions {
             allow_host_paths: self.allow_host_paths,
             allow_privileged: self.allow_privileged,
@@ -134,27 +141,102 @@ pub fn parse_backoff(text: &str) -> Result<(Duration, Duration), String> {
 }
 
 pub fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<u8> {
-    // Before anything is made: a pod without its supervisor cannot start.
-    let supervisor = launch::supervisor_binary()?;
-    let (text, format) = read_manifest(&args.file)?;
+    let manifest = read_manifest(&args.file)?;
+    if manifest.pods.is_empty() {
+        bail!(CliError::Usage(format!(
+            "{} holds no pod, only ConfigMaps or Secrets: store them with `podctl apply -f`",
+            args.file.display()
+        )));
+    }
+    for warning in &manifest.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let options = args.pods.options(&globals.registries);
+    check_pods(&manifest.pods, &options)?;
+    for (object, change) in store_objects(&globals.root, &manifest.objects)? {
+        eprintln!("{} {change}", object.display_name());
+    }
+    check_volume_objects(&globals.root, &manifest.pods)?;
+    let started = start_pods(globals, &options, manifest.pods, |name| {
+        if args.detach {
+            println!("{name}");
+        }
+    })?;
+    if args.detach {
+        return Ok(0);
+    }
+    foreground(&globals.root, &started, args.rm)
+}
+
+/// The manifest at `file` (`-`: standard input), parsed and checked.
+pub fn read_manifest(file: &Path) -> anyhow::Result<spec::Manifest> {
+    let (text, format) = manifest_text(file)?;
     let parse_started = Instant::now();
-    let parsed = spec::parse(&text, format)
-        .with_context(|| format!("invalid manifest {}", args.file.display()))?;
+    let manifest = spec::parse_manifest(&text, format)
+        .with_context(|| format!("invalid manifest {}", file.display()))?;
     tracing::debug!(
         "step parse and validate the manifest: {}",
         since(parse_started)
     );
-    let options = args.options(&globals.registries);
-    // Every pod of the file is checked before any is made.
-    for p in &parsed {
-        podcore::runtime::check_permitted(&p.pod, &options)
+    Ok(manifest)
+}
+
+/// Refuse, before anything is made, a pod that asks for what the run does not allow.
+pub fn check_pods(pods: &[spec::Parsed], options: &RunOptions) -> anyhow::Result<()> {
+    for p in pods {
+        podcore::runtime::check_permitted(&p.pod, options)
             .with_context(|| format!("create pod {}", p.pod.name))?;
     }
+    Ok(())
+}
+
+/// Refuse pods whose volumes show a ConfigMap or Secret that is not there
+/// (and not optional), before any is made.
+pub fn check_volume_objects(root: &Path, pods: &[spec::Parsed]) -> anyhow::Result<()> {
+    let objects = podcore::objects::Objects::new(root);
+    for p in pods {
+        if let Some(missing) = podcore::volumes::missing_objects(&p.pod, &objects)
+            .into_iter()
+            .next()
+        {
+            return Err(missing).with_context(|| format!("create pod {}", p.pod.name));
+        }
+    }
+    Ok(())
+}
+
+/// Store a manifest's ConfigMaps and Secrets; what each store did.
+pub fn store_objects(
+    root: &Path,
+    objects: &[podcore::objects::Object],
+) -> anyhow::Result<Vec<(podcore::objects::Object, podcore::objects::Change)>> {
+    let store = podcore::objects::Objects::new(root);
+    objects
+        .iter()
+        .map(|object| {
+            let change = store
+                .put(object)
+                .with_context(|| format!("store {}", object.display_name()))?;
+            Ok((object.clone(), change))
+        })
+        .collect()
+}
+
+/// Pull, prepare and start each pod, telling `started` each pod's name as
+/// it runs; the pods' records.
+pub fn start_pods(
+    globals: &Globals,
+    options: &RunOptions,
+    pods: Vec<spec::Parsed>,
+    started: impl Fn(&str),
+) -> anyhow::Result<Vec<PodRecord>> {
+    // Before anything is made: a pod without its supervisor cannot start.
+    let supervisor = launch::supervisor_binary()?;
     let store = globals.store()?;
-    pull_images(&store, &globals.registries, &parsed)?;
+    pull_images(&store, &globals.registries, &pods)?;
     let root = globals.root.as_path();
-    let mut started = Vec::new();
-    for p in parsed {
+    let mut records = Vec::new();
+    for p in pods {
         for warning in &p.warnings {
             eprintln!("warning: {warning}");
         }
@@ -180,19 +262,14 @@ pub fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<u8> {
             "step supervisor started the pod: {}",
             since(supervisor_started)
         );
-        if args.detach {
-            println!("{name}");
-        }
-        started.push(record);
+        started(&name);
+        records.push(record);
     }
-    if args.detach {
-        return Ok(0);
-    }
-    foreground(root, &started, args.rm)
+    Ok(records)
 }
 
 /// The manifest's text and format; `-` is standard input, YAML unless it reads as TOML.
-fn read_manifest(file: &Path) -> anyhow::Result<(String, Format)> {
+fn manifest_text(file: &Path) -> anyhow::Result<(String, Format)> {
     if file != Path::new("-") {
         let text =
             std::fs::read_to_string(file).with_context(|| format!("read {}", file.display()))?;
