@@ -184,6 +184,19 @@ impl Objects {
             .collect()
     }
 
+    /// The namespaces holding objects, by name.
+    pub fn namespaces(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| is_label(n))
+            .collect();
+        names.sort();
+        names
+    }
+
     /// When the object was last stored.
     pub fn stored_at(
         &self,

@@ -102,6 +102,10 @@ impl PodPaths {
     pub fn container(&self, name: &str) -> PathBuf {
         self.dir.join("containers").join(name)
     }
+    /// The host file bound at a container's `terminationMessagePath`.
+    pub fn termination_log(&self, name: &str) -> PathBuf {
+        self.container(name).join("termination-log")
+    }
     pub fn logs(&self, name: &str) -> PathBuf {
         self.dir.join("logs").join(name)
     }

@@ -85,6 +85,8 @@ mod fixtures {
             readiness_probe: None,
             startup_probe: None,
             ports: vec![],
+            termination_message_path: "/dev/termination-log".into(),
+            termination_message_policy: Default::default(),
         }
     }
 

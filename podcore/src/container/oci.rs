@@ -249,6 +249,12 @@ pub fn app_spec(
         paths.shm()
     };
     mounts.push(bind("/dev/shm", &shm, false));
+    // Made empty by the create step before each run; read when the run ends.
+    mounts.push(bind(
+        &container.termination_message_path,
+        &paths.termination_log(name),
+        false,
+    ));
     for mount in &container.volume_mounts {
         let volume = pod
             .volumes

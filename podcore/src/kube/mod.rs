@@ -7,6 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 pub mod columns;
 
 use crate::pod::PodRecord;
+use crate::spec::PodSpec;
 use crate::status::{ContainerState, ContainerStatus, PodReason, PodStatus, Terminated};
 
 fn time(t: chrono::DateTime<chrono::Utc>) -> Time {
@@ -47,8 +48,20 @@ fn state(s: &ContainerState) -> k8s::ContainerState {
     }
 }
 
-fn container_status(s: &ContainerStatus) -> k8s::ContainerStatus {
+fn container_status(s: &ContainerStatus, spec: &PodSpec) -> k8s::ContainerStatus {
+    let mounts = spec.all_containers().find(|c| c.name == s.name).map(|c| {
+        c.volume_mounts
+            .iter()
+            .map(|m| k8s::VolumeMountStatus {
+                name: m.name.clone(),
+                mount_path: m.mount_path.clone(),
+                read_only: Some(m.read_only),
+                ..Default::default()
+            })
+            .collect()
+    });
     k8s::ContainerStatus {
+        volume_mounts: mounts.filter(|m: &Vec<_>| !m.is_empty()),
         name: s.name.clone(),
         image: s.image.clone(),
         image_id: s.image_id.clone(),
@@ -89,9 +102,52 @@ pub fn unreadable_pod_object(namespace: &str, name: &str, uid: &str, why: &str) 
     }
 }
 
+/// What an API server fills in that a manifest left out, as `kubectl get
+/// -o yaml` shows it.
+fn with_defaults(mut spec: k8s::PodSpec, model: &PodSpec) -> k8s::PodSpec {
+    let set = |field: &mut Option<String>, value: &str| {
+        field.get_or_insert_with(|| value.to_string());
+    };
+    set(
+        &mut spec.restart_policy,
+        &format!("{:?}", model.restart_policy),
+    );
+    set(&mut spec.dns_policy, "ClusterFirst");
+    set(&mut spec.scheduler_name, "default-scheduler");
+    if let Ok(host) = nix::unistd::gethostname()
+        && let Some(host) = host.to_str()
+    {
+        set(&mut spec.node_name, host);
+    }
+    spec.termination_grace_period_seconds
+        .get_or_insert(model.termination_grace_period_seconds as i64);
+    spec.enable_service_links.get_or_insert(true);
+    let lists = [
+        (
+            spec.init_containers
+                .iter_mut()
+                .flatten()
+                .collect::<Vec<_>>(),
+            &model.init_containers,
+        ),
+        (spec.containers.iter_mut().collect(), &model.containers),
+    ];
+    for (containers, models) in lists {
+        for (c, m) in containers.into_iter().zip(models) {
+            set(&mut c.image_pull_policy, &m.image_pull_policy);
+            set(&mut c.termination_message_path, "/dev/termination-log");
+            set(&mut c.termination_message_policy, "File");
+        }
+    }
+    spec
+}
+
 /// The `v1/Pod` object of a pod.
 pub fn pod_object(record: &PodRecord, status: Option<&PodStatus>) -> k8s::Pod {
-    let spec: Option<k8s::PodSpec> = serde_json::from_value(record.spec.original.clone()).ok();
+    let spec: Option<k8s::PodSpec> = serde_json::from_value(record.spec.original.clone())
+        .ok()
+        .map(|spec| with_defaults(spec, &record.spec));
+    let model = &record.spec;
     let status = status.map(|s| k8s::PodStatus {
         phase: Some(s.phase.as_str().to_string()),
         reason: s.reason.map(|r| r.to_string()),
@@ -118,9 +174,18 @@ pub fn pod_object(record: &PodRecord, status: Option<&PodStatus>) -> k8s::Pod {
                 })
                 .collect(),
         ),
-        init_container_statuses: (!s.init_containers.is_empty())
-            .then(|| s.init_containers.iter().map(container_status).collect()),
-        container_statuses: Some(s.containers.iter().map(container_status).collect()),
+        init_container_statuses: (!s.init_containers.is_empty()).then(|| {
+            s.init_containers
+                .iter()
+                .map(|c| container_status(c, model))
+                .collect()
+        }),
+        container_statuses: Some(
+            s.containers
+                .iter()
+                .map(|c| container_status(c, model))
+                .collect(),
+        ),
         ..Default::default()
     });
     k8s::Pod {
@@ -130,6 +195,8 @@ pub fn pod_object(record: &PodRecord, status: Option<&PodStatus>) -> k8s::Pod {
             uid: Some(record.uid.clone()),
             creation_timestamp: Some(time(record.created)),
             labels: (!record.spec.labels.is_empty()).then(|| record.spec.labels.clone()),
+            annotations: (!record.spec.annotations.is_empty())
+                .then(|| record.spec.annotations.clone()),
             ..Default::default()
         },
         spec,

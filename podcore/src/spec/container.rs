@@ -89,6 +89,37 @@ pub(super) fn container(
             .and_then(|h| h.exec.as_ref())
             .and_then(|e| e.command.clone()),
         ports: ports(c, &at.at("ports")),
+        termination_message_path: termination_message_path(c, &at.at("terminationMessagePath")),
+        termination_message_policy: termination_message_policy(
+            c,
+            &at.at("terminationMessagePolicy"),
+        ),
+    }
+}
+
+/// `terminationMessagePath`: an absolute path (default `/dev/termination-log`).
+fn termination_message_path(c: &k8s::Container, at: &Field) -> String {
+    match c.termination_message_path.clone().filter(|p| !p.is_empty()) {
+        None => defaults::TERMINATION_MESSAGE_PATH.into(),
+        Some(path) if path.starts_with('/') && !path.split('/').any(|p| p == "..") => path,
+        Some(path) => {
+            at.error(format!("{path:?} must be an absolute path without '..'"));
+            path
+        }
+    }
+}
+
+/// `terminationMessagePolicy`: File or FallbackToLogsOnError.
+fn termination_message_policy(c: &k8s::Container, at: &Field) -> TerminationMessagePolicy {
+    match c.termination_message_policy.as_deref() {
+        None | Some("File") => TerminationMessagePolicy::File,
+        Some("FallbackToLogsOnError") => TerminationMessagePolicy::FallbackToLogsOnError,
+        Some(other) => {
+            at.error(format!(
+                "{other:?} is not one of File, FallbackToLogsOnError"
+            ));
+            TerminationMessagePolicy::File
+        }
     }
 }
 

@@ -16,6 +16,8 @@ pub const PROBE_FAILURE_THRESHOLD: i32 = 3;
 pub const NAMESPACE: &str = "default";
 /// An `httpGet` probe's path.
 pub const HTTP_PATH: &str = "/";
+/// A container's `terminationMessagePath`.
+pub const TERMINATION_MESSAGE_PATH: &str = "/dev/termination-log";
 /// A container port's protocol.
 pub const PROTOCOL: &str = "TCP";
 

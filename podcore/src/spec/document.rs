@@ -51,7 +51,7 @@ pub fn from_document(document: Value) -> Result<Parsed, SpecError> {
     // A key Kubernetes does not know is already a warning, not also "unsupported".
     let unknown: BTreeSet<String> = warnings
         .iter()
-        .filter_map(|w| w.strip_suffix(": unknown field, ignored"))
+        .filter_map(|w| super::unknown_field(w))
         .map(String::from)
         .collect();
     at.forget(|e| unknown.contains(&e.path));

@@ -32,6 +32,15 @@ use std::collections::BTreeMap;
 
 pub use model::*;
 
+/// How a warning about a field Kubernetes does not know ends (after its path).
+pub const UNKNOWN_FIELD: &str = ": unknown field, ignored";
+
+/// The path of an unknown field a warning is about (kubectl's strict field
+/// validation refuses those), if it is one.
+pub fn unknown_field(warning: &str) -> Option<&str> {
+    warning.strip_suffix(UNKNOWN_FIELD)
+}
+
 /// One pod read from a manifest.
 #[derive(Debug, Clone)]
 pub struct Parsed {

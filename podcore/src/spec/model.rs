@@ -80,6 +80,27 @@ pub struct Container {
     /// `ports`: what the container listens on; a `hostPort` is published on the host.
     #[serde(default)]
     pub ports: Vec<ContainerPort>,
+    /// `terminationMessagePath`: a file the container may write why it
+    /// ended to (`/dev/termination-log`).
+    #[serde(default = "default_termination_message_path")]
+    pub termination_message_path: String,
+    /// `terminationMessagePolicy`.
+    #[serde(default)]
+    pub termination_message_policy: TerminationMessagePolicy,
+}
+
+fn default_termination_message_path() -> String {
+    super::defaults::TERMINATION_MESSAGE_PATH.into()
+}
+
+/// Where a terminated container's message comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
+pub enum TerminationMessagePolicy {
+    /// The termination message file only.
+    #[default]
+    File,
+    /// The file, else (it is empty and the container failed) the end of its log.
+    FallbackToLogsOnError,
 }
 
 /// One `env` entry.

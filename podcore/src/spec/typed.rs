@@ -25,7 +25,7 @@ pub(super) fn typed<T: serde::de::DeserializeOwned>(
         (false, _) => format!("{prefix}.{path}"),
     };
     for path in unknown {
-        warnings.push(format!("{}: unknown field, ignored", join(path)));
+        warnings.push(format!("{}{}", join(path), super::UNKNOWN_FIELD));
     }
     result.map_err(|e| {
         let path = e.path().to_string();

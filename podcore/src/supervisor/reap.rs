@@ -26,6 +26,12 @@ pub(super) fn exit_code(status: WaitStatus) -> Option<(i32, Option<i32>)> {
     }
 }
 
+/// The most of a termination message file that is read (the kubelet's 4096).
+const MAX_TERMINATION_MESSAGE: u64 = 4096;
+/// FallbackToLogsOnError: the last lines of the log, at most this many bytes.
+const FALLBACK_LINES: usize = 80;
+const FALLBACK_BYTES: usize = 2048;
+
 impl Supervisor {
     pub(super) fn reap(&mut self) {
         loop {
@@ -133,7 +139,7 @@ impl Supervisor {
             exit_code: code,
             signal,
             reason,
-            message: None,
+            message: self.termination_message(index, code),
             started_at,
             finished_at: Utc::now(),
         };
@@ -154,6 +160,38 @@ impl Supervisor {
             ran_for: since.map(|s| s.elapsed()),
         };
         self.after_exit(index, ended, terminated);
+    }
+
+    /// What a run left in its termination message file (at most 4 KiB, as
+    /// the kubelet reads); with FallbackToLogsOnError and a failure, else
+    /// the end of its log (80 lines, 2 KiB).
+    fn termination_message(&self, index: usize, code: i32) -> Option<String> {
+        use std::io::Read;
+        let slot = &self.slots[index];
+        let name = &slot.spec.name;
+        let mut bytes = Vec::new();
+        if let Ok(file) = std::fs::File::open(self.paths.termination_log(name)) {
+            let _ = file.take(MAX_TERMINATION_MESSAGE).read_to_end(&mut bytes);
+        }
+        let mut message = String::from_utf8_lossy(&bytes).into_owned();
+        let fallback = slot.spec.termination_message_policy
+            == crate::spec::TerminationMessagePolicy::FallbackToLogsOnError;
+        if message.is_empty() && fallback && code != 0 {
+            let file = self.paths.log_file(name, slot.status.restart_count);
+            let mut lines = Vec::new();
+            let _ = crate::logs::Follower::new(&file, crate::logs::Start::Tail(FALLBACK_LINES))
+                .poll(|_, line| {
+                    lines.push(line.to_string());
+                    Ok(())
+                });
+            let text = lines.join("\n");
+            let cut = text.len().saturating_sub(FALLBACK_BYTES);
+            let start = (cut..=text.len())
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(text.len());
+            message = text[start..].to_string();
+        }
+        (!message.is_empty()).then_some(message)
     }
 
     /// What follows a run's end, by [`lifecycle::after_exit`].

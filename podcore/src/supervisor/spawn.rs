@@ -318,6 +318,7 @@ impl Supervisor {
             let rootfs = step(format_args!("{name}: mount root filesystem"), || {
                 mount_rootfs(&dir, &image.layers)
             })?;
+            termination_log(&self.paths.termination_log(&name))?;
             let place = container::Placement {
                 paths: &self.paths,
                 pause_pid,
@@ -387,6 +388,15 @@ impl Supervisor {
         container::destroy(&self.state_root(), &self.paths.container_id(&name));
         let _ = overlay::unmount_rootfs(&self.paths.container(&name).join("rootfs"));
     }
+}
+
+/// An empty termination message file for a run, writable by the
+/// container's user whoever it is (as the kubelet makes it).
+fn termination_log(path: &std::path::Path) -> Result<(), SupervisorError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, b"").map_err(io("create the termination message file"))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+        .map_err(io("chmod the termination message file"))
 }
 
 /// Mount a fresh overlay root filesystem in `dir`: a restarted container

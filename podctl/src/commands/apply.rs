@@ -14,12 +14,15 @@ pub struct ApplyArgs {
     /// The manifest, or - for standard input.
     #[arg(short, long)]
     file: PathBuf,
+    /// Refuse fields Kubernetes does not know instead of ignoring them.
+    #[arg(long)]
+    strict: bool,
     #[command(flatten)]
     pods: running::PodArgs,
 }
 
 pub fn run(globals: &Globals, args: ApplyArgs) -> anyhow::Result<()> {
-    let manifest = running::read_manifest(&args.file)?;
+    let manifest = running::read_manifest(&args.file, args.strict)?;
     for warning in &manifest.warnings {
         eprintln!("warning: {warning}");
     }

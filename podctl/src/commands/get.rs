@@ -23,6 +23,9 @@ pub struct GetArgs {
     output: Option<GetOutput>,
     #[arg(short, long, default_value = "default")]
     namespace: String,
+    /// Every namespace (a NAMESPACE column comes first).
+    #[arg(short = 'A', long, conflicts_with = "name")]
+    all_namespaces: bool,
 }
 
 /// `get -o`: kubectl's output formats.
@@ -41,20 +44,15 @@ pub enum GetOutput {
 /// `podctl get pods`.
 pub fn run(root: &Path, args: GetArgs) -> anyhow::Result<()> {
     if let Some(kind) = args.resource.object_kind() {
-        return super::objects::get(
-            root,
-            kind,
-            args.name.as_deref(),
-            &args.namespace,
-            args.output,
-        );
+        let namespace = (!args.all_namespaces).then_some(args.namespace.as_str());
+        return super::objects::get(root, kind, args.name.as_deref(), namespace, args.output);
     }
     let namespace = args.namespace.as_str();
     let entries: Vec<PodEntry> = match &args.name {
         Some(name) => vec![pod::find(root, namespace, name)?],
         None => pod::list(root)
             .into_iter()
-            .filter(|p| p.namespace == namespace)
+            .filter(|p| args.all_namespaces || p.namespace == namespace)
             .collect(),
     };
     // A pod whose record cannot be read is listed as Unknown with the reason;
@@ -100,18 +98,27 @@ pub fn run(root: &Path, args: GetArgs) -> anyhow::Result<()> {
                 eprintln!("warning: pod {}: {why}", entry.name);
             }
             if pods.is_empty() && unreadable.is_empty() {
-                eprintln!("No resources found in {namespace} namespace.");
+                if args.all_namespaces {
+                    eprintln!("No resources found");
+                } else {
+                    eprintln!("No resources found in {namespace} namespace.");
+                }
                 return Ok(());
             }
             let wide = args.output == Some(GetOutput::Wide);
-            table(&pods, &unreadable, wide)?;
+            table(&pods, &unreadable, wide, args.all_namespaces)?;
         }
     }
     Ok(())
 }
 
 /// kubectl's table: NAME READY STATUS RESTARTS AGE (and IP UID when wide).
-fn table(pods: &[Pod], unreadable: &[(PodEntry, String)], wide: bool) -> std::io::Result<()> {
+fn table(
+    pods: &[Pod],
+    unreadable: &[(PodEntry, String)],
+    wide: bool,
+    namespaces: bool,
+) -> std::io::Result<()> {
     let now = chrono::Utc::now();
     let rows: Vec<Vec<String>> = pods
         .iter()
@@ -151,6 +158,19 @@ fn table(pods: &[Pod], unreadable: &[(PodEntry, String)], wide: bool) -> std::io
     let mut header = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
     if wide {
         header.extend(["IP", "UID"]);
+    }
+    if namespaces {
+        // kubectl's NAMESPACE column, first.
+        let spaces = pods
+            .iter()
+            .map(|p| p.record.spec.namespace.clone())
+            .chain(unreadable.iter().map(|(e, _)| e.namespace.clone()));
+        let rows: Vec<Vec<String>> = spaces
+            .zip(rows)
+            .map(|(namespace, row)| std::iter::once(namespace).chain(row).collect())
+            .collect();
+        header.insert(0, "NAMESPACE");
+        return output::table(&header, &rows);
     }
     output::table(&header, &rows)
 }

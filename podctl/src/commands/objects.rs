@@ -16,10 +16,12 @@ pub fn get(
     root: &Path,
     kind: Kind,
     name: Option<&str>,
-    namespace: &str,
+    namespace: Option<&str>,
     format: Option<GetOutput>,
 ) -> anyhow::Result<()> {
     let store = Objects::new(root);
+    let all = namespace.is_none();
+    let namespace = namespace.unwrap_or("default");
     let objects = match name {
         Some(name) => match store.get(kind, namespace, name)? {
             Some(object) => vec![object],
@@ -28,6 +30,11 @@ pub fn get(
                 kind.to_string().to_lowercase()
             ))),
         },
+        None if all => store
+            .namespaces()
+            .iter()
+            .flat_map(|n| store.list(kind, n))
+            .collect(),
         None => store.list(kind, namespace),
     };
     match format {
@@ -51,7 +58,11 @@ pub fn get(
         }
         None | Some(GetOutput::Wide) => {
             if objects.is_empty() {
-                eprintln!("No resources found in {namespace} namespace.");
+                if all {
+                    eprintln!("No resources found");
+                } else {
+                    eprintln!("No resources found in {namespace} namespace.");
+                }
                 return Ok(());
             }
             let now = chrono::Utc::now();
@@ -59,10 +70,14 @@ pub fn get(
                 .iter()
                 .map(|o| {
                     let age = store
-                        .stored_at(kind, namespace, &o.name)
+                        .stored_at(kind, &o.namespace, &o.name)
                         .map(|t| output::age(chrono::DateTime::<chrono::Utc>::from(t), now))
                         .unwrap_or_else(|| "<unknown>".into());
-                    let mut row = vec![o.name.clone()];
+                    let mut row = Vec::new();
+                    if all {
+                        row.push(o.namespace.clone());
+                    }
+                    row.push(o.name.clone());
                     if kind == Kind::Secret {
                         row.push("Opaque".into());
                     }
@@ -70,11 +85,14 @@ pub fn get(
                     row
                 })
                 .collect();
-            let header: &[&str] = match kind {
-                Kind::ConfigMap => &["NAME", "DATA", "AGE"],
-                Kind::Secret => &["NAME", "TYPE", "DATA", "AGE"],
+            let mut header = match kind {
+                Kind::ConfigMap => vec!["NAME", "DATA", "AGE"],
+                Kind::Secret => vec!["NAME", "TYPE", "DATA", "AGE"],
             };
-            output::table(header, &rows)?;
+            if all {
+                header.insert(0, "NAMESPACE");
+            }
+            output::table(&header, &rows)?;
         }
     }
     Ok(())

@@ -40,6 +40,10 @@ pub struct RunArgs {
     /// Delete the pod once it ends (foreground only).
     #[arg(long)]
     rm: bool,
+    /// Refuse fields Kubernetes does not know (kubectl's strict field
+    /// validation) instead of warning and ignoring them.
+    #[arg(long)]
+    strict: bool,
     #[command(flatten)]
     pods: PodArgs,
 }
@@ -141,7 +145,7 @@ pub fn parse_backoff(text: &str) -> Result<(Duration, Duration), String> {
 }
 
 pub fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<u8> {
-    let manifest = read_manifest(&args.file)?;
+    let manifest = read_manifest(&args.file, args.strict)?;
     if manifest.pods.is_empty() {
         bail!(CliError::Usage(format!(
             "{} holds no pod, only ConfigMaps or Secrets: store them with `podctl apply -f`",
@@ -168,12 +172,30 @@ pub fn run(globals: &Globals, args: RunArgs) -> anyhow::Result<u8> {
     foreground(&globals.root, &started, args.rm)
 }
 
-/// The manifest at `file` (`-`: standard input), parsed and checked.
-pub fn read_manifest(file: &Path) -> anyhow::Result<spec::Manifest> {
+/// The manifest at `file` (`-`: standard input), parsed and checked; with
+/// `strict`, a field Kubernetes does not know is an error.
+pub fn read_manifest(file: &Path, strict: bool) -> anyhow::Result<spec::Manifest> {
     let (text, format) = manifest_text(file)?;
     let parse_started = Instant::now();
     let manifest = spec::parse_manifest(&text, format)
         .with_context(|| format!("invalid manifest {}", file.display()))?;
+    if strict {
+        let warnings = manifest
+            .warnings
+            .iter()
+            .chain(manifest.pods.iter().flat_map(|p| &p.warnings));
+        let unknown: Vec<String> = warnings
+            .filter_map(|w| spec::unknown_field(w))
+            .map(|path| format!("unknown field {path:?}"))
+            .collect();
+        if !unknown.is_empty() {
+            bail!(
+                "invalid manifest {}: strict decoding error: {} (remove it, or run without --strict to ignore it)",
+                file.display(),
+                unknown.join(", ")
+            );
+        }
+    }
     tracing::debug!(
         "step parse and validate the manifest: {}",
         since(parse_started)

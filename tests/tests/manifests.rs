@@ -1,0 +1,161 @@
+//! The fields real manifests use, with the kubelet's semantics: termination
+//! messages, what the API server fills in, strict field validation, all
+//! namespaces at once, and a Guaranteed pod on a host without
+//! CAP_SYS_RESOURCE.
+
+use std::time::Duration;
+
+use tests::{Root, wait_for};
+
+#[test]
+fn termination_messages_come_from_the_file_or_the_log() {
+    let root = Root::with_busybox();
+    let manifest = "apiVersion: v1
+kind: Pod
+metadata: {name: ending}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: file
+    image: busybox
+    securityContext: {runAsUser: 1000}
+    command: [sh, -c, 'echo -n \"disk full on /data\" > /dev/termination-log; exit 3']
+  - name: custom
+    image: busybox
+    terminationMessagePath: /tmp/why
+    command: [sh, -c, 'echo done > /tmp/why']
+  - name: fallback
+    image: busybox
+    terminationMessagePolicy: FallbackToLogsOnError
+    command: [sh, -c, 'echo first; echo last words; exit 1']
+  - name: quiet
+    image: busybox
+    command: [sh, -c, 'echo only a log line; exit 1']
+";
+    root.start(manifest, &[]);
+    root.wait_phase("ending", "Failed");
+    let terminated = |c: &str| root.container_status("ending", c)["state"]["terminated"].clone();
+    let file = terminated("file");
+    assert_eq!(file["message"], "disk full on /data", "{file}");
+    assert_eq!(file["exitCode"], 3);
+    assert_eq!(terminated("custom")["message"], "done\n");
+    assert_eq!(terminated("fallback")["message"], "first\nlast words");
+    assert!(
+        terminated("quiet")["message"].is_null(),
+        "File policy: no message without the file"
+    );
+    let (_, describe, _) = root.podctl(&["describe", "pod", "ending"]);
+    assert!(
+        describe.contains("Message:      disk full on /data"),
+        "{describe}"
+    );
+}
+
+#[test]
+fn get_shows_what_an_api_server_fills_in_and_every_namespace() {
+    let root = Root::with_busybox();
+    let pod = |name: &str, namespace: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n  volumes: [{{name: v}}]\n  containers:\n  - {{name: c, image: busybox, command: [sleep, '3600'], volumeMounts: [{{name: v, mountPath: /v, readOnly: true}}]}}\n"
+        )
+    };
+    root.start(&pod("one", "default"), &[]);
+    root.start(&pod("two", "team"), &[]);
+    let one = root.pod("one");
+    let spec = &one["spec"];
+    assert_eq!(spec["restartPolicy"], "Always");
+    assert_eq!(spec["dnsPolicy"], "ClusterFirst");
+    assert_eq!(spec["terminationGracePeriodSeconds"], 30);
+    assert_eq!(spec["schedulerName"], "default-scheduler");
+    assert_eq!(spec["enableServiceLinks"], true);
+    let host = nix::unistd::gethostname().unwrap();
+    assert_eq!(spec["nodeName"], host.to_str().unwrap());
+    let c = &spec["containers"][0];
+    assert_eq!(c["imagePullPolicy"], "Always", "busybox means :latest");
+    assert_eq!(c["terminationMessagePath"], "/dev/termination-log");
+    assert_eq!(c["terminationMessagePolicy"], "File");
+    let mounts = &one["status"]["containerStatuses"][0]["volumeMounts"];
+    assert_eq!(mounts[0]["name"], "v");
+    assert_eq!(mounts[0]["mountPath"], "/v");
+    assert_eq!(mounts[0]["readOnly"], true);
+
+    let (code, all, err) = root.podctl(&["get", "pods", "-A"]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<Vec<&str>> = all
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0][..2], ["NAMESPACE", "NAME"]);
+    assert_eq!(rows[1][..2], ["default", "one"]);
+    assert_eq!(rows[2][..2], ["team", "two"]);
+    let (_, default_only, _) = root.podctl(&["get", "pods"]);
+    assert!(!default_only.contains("two"), "{default_only}");
+    let (_, list, _) = root.podctl(&["get", "pods", "--all-namespaces", "-o", "name"]);
+    assert_eq!(list, "pod/one\npod/two\n");
+}
+
+#[test]
+fn strict_refuses_unknown_fields_that_are_otherwise_warnings() {
+    let root = Root::with_busybox();
+    let manifest = "apiVersion: v1
+kind: Pod
+metadata: {name: typo}
+spec:
+  containers:
+  - {name: c, image: busybox, command: [sleep, '3600'], imagePulPolicy: Never}
+";
+    let (code, _, err) = root.run_manifest(manifest, &["--strict"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("strict decoding error: unknown field \"spec.containers[0].imagePulPolicy\""),
+        "{err}"
+    );
+    let (_, names, _) = root.podctl(&["get", "pods", "-o", "name"]);
+    assert_eq!(names, "", "nothing was made");
+    let (code, _, err) = root.run_manifest(manifest, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: spec.containers[0].imagePulPolicy: unknown field, ignored"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_guaranteed_pod_runs_where_a_negative_oom_score_is_refused() {
+    let root = Root::with_busybox();
+    let manifest = "apiVersion: v1
+kind: Pod
+metadata: {name: guaranteed}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: [sleep, '3600']
+    resources: {limits: {cpu: 100m, memory: 32Mi}, requests: {cpu: 100m, memory: 32Mi}}
+";
+    root.start(manifest, &[]);
+    let pod = root.wait_phase("guaranteed", "Running");
+    assert_eq!(pod["status"]["qosClass"], "Guaranteed");
+    let pid = root.pid("guaranteed", "c");
+    let score: i32 = std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // -997 where CAP_SYS_RESOURCE allows it; else the score is left as it was.
+    let caps = std::fs::read_to_string("/proc/self/status").unwrap();
+    let eff = caps
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    if eff & (1 << 24) != 0 {
+        assert_eq!(score, -997);
+    } else {
+        assert!(score >= 0, "{score}");
+    }
+    wait_for(Duration::from_secs(5), || {
+        (root.container_status("guaranteed", "c")["ready"] == true).then_some(())
+    })
+    .expect("ready");
+}
