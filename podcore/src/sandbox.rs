@@ -10,7 +10,7 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sched::{CloneFlags, setns};
 
 use crate::pod::{PodError, PodPaths, PodRecord, io};
-use crate::spec::{Container, PodSpec, VolumeSource};
+use crate::spec::{Container, HostPathType, PodSpec, VolumeSource};
 
 /// The kubelet's `/etc/hosts` for a pod.
 pub fn hosts_file(pod: &PodSpec, pod_ip: Option<&str>) -> String {
@@ -99,7 +99,7 @@ pub fn sub_paths(
             VolumeSource::EmptyDir { .. } => paths.volume(&volume.name),
             // Made by the volume's writer; a subPath of one is a file or folder it wrote.
             VolumeSource::Files { .. } => continue,
-            VolumeSource::HostPath { path } if record.options.allow_host_paths => {
+            VolumeSource::HostPath { path, .. } if record.options.allow_host_paths => {
                 PathBuf::from(path)
             }
             VolumeSource::HostPath { .. } => continue,
@@ -107,6 +107,67 @@ pub fn sub_paths(
         let dir = base.join(sub);
         if !dir.exists() {
             std::fs::create_dir_all(&dir).map_err(io("create subPath", &dir))?;
+        }
+    }
+    Ok(())
+}
+
+/// Check (and make, for the `...OrCreate` types and no type) the host paths
+/// a container mounts, as the kubelet does before it makes the container;
+/// the error names the volume and the path.
+pub fn host_paths(record: &PodRecord, container: &Container) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt;
+    if !record.options.allow_host_paths {
+        return Ok(());
+    }
+    for mount in &container.volume_mounts {
+        let Some(volume) = record.spec.volumes.iter().find(|v| v.name == mount.name) else {
+            continue;
+        };
+        let VolumeSource::HostPath { path, kind } = &volume.source else {
+            continue;
+        };
+        let failed = |why: String| {
+            format!(
+                "MountVolume.SetUp failed for volume {:?}: hostPath type check failed: {path} {why}",
+                volume.name
+            )
+        };
+        let meta = std::fs::metadata(path);
+        let made = match (kind, &meta) {
+            (HostPathType::Unset | HostPathType::DirectoryOrCreate, Err(_)) => {
+                std::fs::create_dir_all(path)
+                    .map_err(|e| failed(format!("cannot be made: {e}")))?;
+                if *kind == HostPathType::DirectoryOrCreate {
+                    use std::os::unix::fs::PermissionsExt;
+                    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755));
+                }
+                continue;
+            }
+            (HostPathType::FileOrCreate, Err(_)) => {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| failed(format!("cannot be made: {e}")))?;
+                continue;
+            }
+            (HostPathType::Unset, Ok(_)) => continue,
+            (_, Err(_)) => return Err(failed("does not exist".into())),
+            (kind, Ok(meta)) => (kind, meta.file_type()),
+        };
+        let (kind, file) = made;
+        let fits = match kind {
+            HostPathType::DirectoryOrCreate | HostPathType::Directory => file.is_dir(),
+            HostPathType::FileOrCreate | HostPathType::File => file.is_file(),
+            HostPathType::Socket => file.is_socket(),
+            HostPathType::CharDevice => file.is_char_device(),
+            HostPathType::BlockDevice => file.is_block_device(),
+            HostPathType::Unset => true,
+        };
+        if !fits {
+            return Err(failed(format!("is not a {kind}")));
         }
     }
     Ok(())

@@ -48,9 +48,12 @@ pub enum WaitingReason {
     ErrImagePull,
     /// Its image could not be pulled again: waiting out the back-off.
     ImagePullBackOff,
-    /// Its environment names a ConfigMap, Secret or key that is missing:
-    /// retried after the back-off.
+    /// Its environment names a ConfigMap, Secret or key that is missing,
+    /// or its settings cannot be met: retried after the back-off.
     CreateContainerConfigError,
+    /// It could not be made (a mount, a host path, its spec): retried after
+    /// the back-off.
+    CreateContainerError,
 }
 
 /// Why a container ended.

@@ -159,3 +159,66 @@ spec:
     })
     .expect("ready");
 }
+
+#[test]
+fn host_path_types_are_checked_and_a_failed_mount_waits_until_the_path_is_there() {
+    let root = Root::with_busybox();
+    let host = root.path().join("host");
+    std::fs::create_dir_all(&host).unwrap();
+    let at = |name: &str| host.join(name).display().to_string();
+    let manifest = format!(
+        "apiVersion: v1
+kind: Pod
+metadata: {{name: paths}}
+spec:
+  volumes:
+  - {{name: made, hostPath: {{path: {made}}}}}
+  - {{name: file, hostPath: {{path: {file}, type: FileOrCreate}}}}
+  - {{name: later, hostPath: {{path: {later}, type: Directory}}}}
+  containers:
+  - name: ok
+    image: busybox
+    command: [sh, -c, 'ls -ld /made /file; exec sleep 3600']
+    volumeMounts: [{{name: made, mountPath: /made}}, {{name: file, mountPath: /file}}]
+  - name: blocked
+    image: busybox
+    command: [sh, -c, 'echo mounted; exec sleep 3600']
+    volumeMounts: [{{name: later, mountPath: /later}}]
+",
+        made = at("made"),
+        file = at("file"),
+        later = at("later"),
+    );
+    root.start(&manifest, &["--allow-host-paths", "--backoff", "200ms,1s"]);
+    // No type: a missing folder is made; FileOrCreate: an empty file.
+    assert!(host.join("made").is_dir());
+    assert!(host.join("file").is_file());
+    let logs = root.wait_logs("paths", "ok", "/file");
+    assert!(logs.contains("drwx"), "{logs}");
+    let status = root.container_status("paths", "blocked");
+    assert_eq!(
+        status["state"]["waiting"]["reason"], "CreateContainerError",
+        "{status}"
+    );
+    let message = status["state"]["waiting"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("{} does not exist", at("later"))),
+        "{message}"
+    );
+    assert_eq!(status["restartCount"], 0);
+    assert_eq!(root.pod("paths")["status"]["phase"], "Pending");
+    let (_, describe, _) = root.podctl(&["describe", "pod", "paths"]);
+    assert!(describe.contains("FailedMount"), "{describe}");
+    assert!(
+        !host.join("later").exists(),
+        "Directory is checked, not made"
+    );
+
+    std::fs::create_dir(host.join("later")).unwrap();
+    root.wait_logs("paths", "blocked", "mounted");
+    assert_eq!(
+        root.wait_phase("paths", "Running")["status"]["phase"],
+        "Running"
+    );
+    assert_eq!(root.container_status("paths", "blocked")["restartCount"], 0);
+}

@@ -22,6 +22,11 @@ use crate::fsutil::PathError;
 pub enum ContainerError {
     #[error("container {container}: {message}")]
     Spec { container: String, message: String },
+    /// The container's settings cannot be met (runAsNonRoot with a root
+    /// user, a user the image does not have): the kubelet's
+    /// `CreateContainerConfigError`.
+    #[error("container {container}: {message}")]
+    Config { container: String, message: String },
     #[error("container {container}: {step}: {source}")]
     Runtime {
         container: String,
@@ -49,6 +54,13 @@ impl ContainerError {
             container: container.to_string(),
             source: PathError::new(context, path, source),
         }
+    }
+}
+
+fn config_error(container: &str, message: impl Into<String>) -> ContainerError {
+    ContainerError::Config {
+        container: container.to_string(),
+        message: message.into(),
     }
 }
 

@@ -265,7 +265,7 @@ pub fn app_spec(
             VolumeSource::EmptyDir { .. } | VolumeSource::Files { .. } => {
                 paths.volume(&volume.name)
             }
-            VolumeSource::HostPath { path } => {
+            VolumeSource::HostPath { path, .. } => {
                 if !record.options.allow_host_paths {
                     return Err(spec_error(
                         name,

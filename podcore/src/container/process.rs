@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{ContainerError, spec_error};
+use super::{ContainerError, config_error};
 use crate::pod::ResolvedImage;
 use crate::spec::Container;
 
@@ -89,7 +89,7 @@ pub fn process_user(
         (uid, gid) = match image_user.parse::<u32>() {
             Ok(n) => (n, lookup("etc/passwd", image_user).map_or(0, |(_, g)| g)),
             Err(_) => lookup("etc/passwd", image_user).ok_or_else(|| {
-                spec_error(
+                config_error(
                     &container.name,
                     format!("image user {image_user:?} is not in the image's /etc/passwd"),
                 )
@@ -102,7 +102,7 @@ pub fn process_user(
             .ok()
             .or_else(|| lookup("etc/group", image_group).map(|(g, _)| g))
             .ok_or_else(|| {
-                spec_error(
+                config_error(
                     &container.name,
                     format!("image group {image_group:?} is not in the image's /etc/group"),
                 )
@@ -115,7 +115,7 @@ pub fn process_user(
         gid = g;
     }
     if container.security.run_as_non_root && uid == 0 {
-        return Err(spec_error(
+        return Err(config_error(
             &container.name,
             "runAsNonRoot is set but the container would run as root (uid 0): set runAsUser",
         ));

@@ -243,8 +243,13 @@ pub enum VolumeSource {
         memory: bool,
         size_limit: Option<u64>,
     },
-    /// A host path (refused unless allowed).
-    HostPath { path: String },
+    /// A host path (refused unless allowed), checked by its `type` when a
+    /// container mounting it is made.
+    HostPath {
+        path: String,
+        #[serde(default)]
+        kind: HostPathType,
+    },
     /// Files made from ConfigMaps, Secrets and the Downward API (`configMap`,
     /// `secret`, `downwardAPI` and `projected` volumes), read-only in the
     /// containers and swapped atomically when the objects change.
@@ -254,6 +259,33 @@ pub enum VolumeSource {
         /// `defaultMode` (0644).
         default_mode: u32,
     },
+}
+
+/// A hostPath volume's `type`: what must be at the path, or be made there.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+)]
+pub enum HostPathType {
+    /// No check: a missing folder is made (as the runtime's bind mount does).
+    #[default]
+    #[strum(serialize = "")]
+    Unset,
+    DirectoryOrCreate,
+    Directory,
+    FileOrCreate,
+    File,
+    Socket,
+    CharDevice,
+    BlockDevice,
 }
 
 /// Which volume type made a [`VolumeSource::Files`] volume.

@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::core::v1 as k8s;
 
 use super::field::Field;
-use super::model::{DownwardFile, FilesKind, KeyToPath, Projection, Volume, VolumeSource};
+use super::model::{
+    DownwardFile, FilesKind, HostPathType, KeyToPath, Projection, Volume, VolumeSource,
+};
 use super::names::is_dns_label;
 use super::quantity;
 use crate::objects::Kind;
@@ -64,8 +66,16 @@ fn source(volume: &k8s::Volume, at: &Field) -> Option<VolumeSource> {
                 at.at("hostPath.path")
                     .error(format!("{:?} must be an absolute path", host.path));
             }
+            let kind = host.type_.as_deref().unwrap_or_default();
+            let kind = kind.parse().unwrap_or_else(|_| {
+                at.at("hostPath.type").error(format!(
+                    "{kind:?} is not one of DirectoryOrCreate, Directory, FileOrCreate, File, Socket, CharDevice, BlockDevice"
+                ));
+                HostPathType::Unset
+            });
             Some(VolumeSource::HostPath {
                 path: host.path.clone(),
+                kind,
             })
         }
         (Some(empty), None) => {

@@ -61,6 +61,14 @@ pub enum SupervisorError {
     /// process told it.
     #[error("{0}")]
     Create(String),
+    /// A container could not be made before its start (a mount, its
+    /// spec): it waits with `CreateContainerError`.
+    #[error("{0}")]
+    CreateContainer(String),
+    /// A container's settings cannot be met: it waits with
+    /// `CreateContainerConfigError`.
+    #[error("{0}")]
+    CreateConfig(String),
 }
 
 fn sys(step: &'static str) -> impl FnOnce(nix::errno::Errno) -> SupervisorError {
@@ -330,7 +338,8 @@ impl Supervisor {
             matches!(
                 s.status.state,
                 crate::status::ContainerState::Waiting {
-                    reason: crate::status::WaitingReason::CreateContainerConfigError,
+                    reason: crate::status::WaitingReason::CreateContainerConfigError
+                        | crate::status::WaitingReason::CreateContainerError,
                     ..
                 }
             )

@@ -114,16 +114,18 @@ impl Supervisor {
                 Ok(env) => env,
                 Err(error) => {
                     let message = error.to_string();
-                    let event = format!("Error: {message}");
-                    self.retry_later(
-                        index,
-                        WaitingReason::CreateContainerConfigError,
-                        message,
-                        event,
-                    );
+                    let event = ("Failed", format!("Error: {message}"));
+                    let reason = WaitingReason::CreateContainerConfigError;
+                    self.retry_later(index, reason, message, event);
                     continue;
                 }
             };
+            if let Err(message) = crate::sandbox::host_paths(&self.record, &self.slots[index].spec)
+            {
+                let event = ("FailedMount", message.clone());
+                self.retry_later(index, WaitingReason::CreateContainerError, message, event);
+                continue;
+            }
             match self.begin_create(index, env) {
                 Ok(c) => creating.push(c),
                 Err(error) => self.started(index, Err(error)),
@@ -165,6 +167,21 @@ impl Supervisor {
                     "Started",
                     format!("Started container {name}"),
                 );
+            }
+            Err(SupervisorError::CreateConfig(message)) => {
+                self.cleanup_container(index);
+                let event = ("Failed", format!("Error: {message}"));
+                self.retry_later(
+                    index,
+                    WaitingReason::CreateContainerConfigError,
+                    message,
+                    event,
+                );
+            }
+            Err(SupervisorError::CreateContainer(message)) => {
+                self.cleanup_container(index);
+                let event = ("Failed", format!("Error: {message}"));
+                self.retry_later(index, WaitingReason::CreateContainerError, message, event);
             }
             Err(error) => {
                 let error = chain(&error);
@@ -226,7 +243,7 @@ impl Supervisor {
                     } => WaitingReason::ImagePullBackOff,
                     _ => WaitingReason::ErrImagePull,
                 };
-                let event = format!("Failed to pull image {image}: {error}");
+                let event = ("Failed", format!("Failed to pull image {image}: {error}"));
                 self.retry_later(index, reason, error, event);
                 false
             }
@@ -235,7 +252,13 @@ impl Supervisor {
 
     /// The container cannot be started now: it waits with `reason` and is
     /// tried again after the back-off, its restart count unchanged.
-    fn retry_later(&mut self, index: usize, reason: WaitingReason, message: String, event: String) {
+    fn retry_later(
+        &mut self,
+        index: usize,
+        reason: WaitingReason,
+        message: String,
+        (event_reason, event): (&'static str, String),
+    ) {
         let slot = &mut self.slots[index];
         let delay = crate::status::backoff_delay(
             self.rules.backoff_initial,
@@ -256,7 +279,7 @@ impl Supervisor {
             message: Some(message),
         };
         self.dirty = true;
-        self.event(EventType::Warning, "Failed", event);
+        self.event(EventType::Warning, event_reason, event);
     }
 
     /// The container's environment now, its ConfigMaps and Secrets read again.
@@ -469,7 +492,7 @@ fn fork_child(
             // this copy shares: it would run on as a second supervisor.
             let answer = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(create)) {
                 Ok(Ok(pid)) => format!("ok {pid}"),
-                Ok(Err(error)) => format!("error {}", chain(&error)),
+                Ok(Err(error)) => format!("{} {}", answer_word(&error), chain(&error)),
                 Err(_) => "error the child process panicked (see supervisor.log)".to_string(),
             };
             let _ = std::io::Write::write_all(&mut File::from(write), answer.as_bytes());
@@ -500,10 +523,28 @@ impl Pending {
                 SupervisorError::Create(format!("bad answer from the creating child: {answer}"))
             }),
             Some(("error", message)) => Err(SupervisorError::Create(message.to_string())),
+            Some(("create-error", message)) => {
+                Err(SupervisorError::CreateContainer(message.to_string()))
+            }
+            Some(("config-error", message)) => {
+                Err(SupervisorError::CreateConfig(message.to_string()))
+            }
             _ => Err(SupervisorError::Create(
                 "the child process died before it answered (see supervisor.log)".into(),
             )),
         }
+    }
+}
+
+/// How a child's failure is told: `config-error` (settings that cannot be
+/// met), `error` (the start itself failed: StartError) or `create-error`
+/// (anything before the start).
+fn answer_word(error: &SupervisorError) -> &'static str {
+    use container::ContainerError;
+    match error {
+        SupervisorError::Container(ContainerError::Config { .. }) => "config-error",
+        SupervisorError::Container(ContainerError::Runtime { step: "start", .. }) => "error",
+        _ => "create-error",
     }
 }
 

@@ -175,8 +175,8 @@ pub fn run(root: &Path, args: DescribeArgs) -> anyhow::Result<()> {
                 if *memory { "Memory" } else { "" },
                 size_limit.map_or("<unset>".into(), |b| b.to_string())
             ),
-            podcore::spec::VolumeSource::HostPath { path } => {
-                format!("HostPath (bare host directory volume), Path: {path}")
+            podcore::spec::VolumeSource::HostPath { path, kind } => {
+                format!("HostPath (bare host directory volume), Path: {path}, HostPathType: {kind}")
             }
             podcore::spec::VolumeSource::Files { kind, sources, .. } => {
                 let names: Vec<String> = sources
