@@ -10,7 +10,7 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sched::{CloneFlags, setns};
 
 use crate::pod::{PodError, PodPaths, PodRecord, io};
-use crate::spec::{Container, HostPathType, PodSpec, VolumeSource};
+use crate::spec::{Container, Dns, DnsPolicy, HostPathType, PodSpec, VolumeSource};
 
 /// The kubelet's `/etc/hosts` for a pod.
 pub fn hosts_file(pod: &PodSpec, pod_ip: Option<&str>) -> String {
@@ -19,16 +19,85 @@ pub fn hosts_file(pod: &PodSpec, pod_ip: Option<&str>) -> String {
          fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",
     );
     // Without a pod network the pod's own name resolves to a loopback address.
-    out.push_str(&format!(
-        "{}\t{}\n",
-        pod_ip.unwrap_or("127.0.1.1"),
-        pod.hostname
-    ));
+    let names = match pod.fqdn() {
+        Some(fqdn) => format!("{fqdn}\t{}", pod.hostname),
+        None => pod.hostname.clone(),
+    };
+    out.push_str(&format!("{}\t{names}\n", pod_ip.unwrap_or("127.0.1.1")));
     if !pod.host_aliases.is_empty() {
         out.push_str("\n# Entries added by HostAliases.\n");
         for alias in &pod.host_aliases {
             out.push_str(&format!("{}\t{}\n", alias.ip, alias.hostnames.join("\t")));
         }
+    }
+    out
+}
+
+/// The pod's resolv.conf: the host's (no cluster DNS on one host, as the
+/// kubelet does without one) unless `dnsPolicy: None`, then `dnsConfig`'s
+/// nameservers and searches added (at most 3 and 32) and its options
+/// merged by name (a later value wins).
+pub fn resolv_conf(host: &str, dns: &Dns) -> String {
+    let mut nameservers = Vec::new();
+    let mut searches: Vec<String> = Vec::new();
+    let mut options: Vec<(String, Option<String>)> = Vec::new();
+    let set_option = |options: &mut Vec<(String, Option<String>)>, name: &str, value| match options
+        .iter_mut()
+        .find(|(n, _)| n == name)
+    {
+        Some(slot) => slot.1 = value,
+        None => options.push((name.to_string(), value)),
+    };
+    if dns.policy != DnsPolicy::None {
+        for line in host.lines() {
+            let mut words = line.split_whitespace();
+            match words.next() {
+                Some("nameserver") => nameservers.extend(words.next().map(str::to_string)),
+                Some("search" | "domain") => searches.extend(words.map(str::to_string)),
+                Some("options") => {
+                    for option in words {
+                        let (name, value) = match option.split_once(':') {
+                            Some((n, v)) => (n, Some(v.to_string())),
+                            None => (option, None),
+                        };
+                        set_option(&mut options, name, value);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for ns in &dns.nameservers {
+        if !nameservers.contains(ns) {
+            nameservers.push(ns.clone());
+        }
+    }
+    for search in &dns.searches {
+        if !searches.contains(search) {
+            searches.push(search.clone());
+        }
+    }
+    for (name, value) in &dns.options {
+        set_option(&mut options, name, value.clone());
+    }
+    nameservers.truncate(3);
+    searches.truncate(32);
+    let mut out = String::new();
+    for ns in nameservers {
+        out.push_str(&format!("nameserver {ns}\n"));
+    }
+    if !searches.is_empty() {
+        out.push_str(&format!("search {}\n", searches.join(" ")));
+    }
+    if !options.is_empty() {
+        let options: Vec<String> = options
+            .into_iter()
+            .map(|(n, v)| match v {
+                Some(v) => format!("{n}:{v}"),
+                None => n,
+            })
+            .collect();
+        out.push_str(&format!("options {}\n", options.join(" ")));
     }
     out
 }
@@ -39,9 +108,9 @@ pub fn prepare(pod: &PodSpec, paths: &PodPaths, pod_ip: Option<&str>) -> Result<
     let etc = paths.etc();
     std::fs::create_dir_all(&etc).map_err(io("create", &etc))?;
     write(&etc.join("hosts"), &hosts_file(pod, pod_ip))?;
-    write(&etc.join("hostname"), &format!("{}\n", pod.hostname))?;
-    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    write(&etc.join("resolv.conf"), &resolv)?;
+    write(&etc.join("hostname"), &format!("{}\n", pod.uts_hostname()))?;
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    write(&etc.join("resolv.conf"), &resolv_conf(&host, &pod.dns))?;
 
     if !pod.host_ipc {
         let shm = paths.shm();
@@ -264,5 +333,57 @@ mod tests {
         let hosts = super::hosts_file(&parsed[0].pod, Some("10.0.0.5"));
         assert!(hosts.starts_with("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"));
         assert!(hosts.contains("fe00::2\tip6-allrouters\n10.0.0.5\tweb\n\n# Entries added by HostAliases.\n10.1.2.3\tfoo.local\tbar.local\n"), "{hosts}");
+    }
+
+    fn pod(spec: &str) -> crate::spec::PodSpec {
+        crate::spec::parse(
+            &format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: web, namespace: shop}}\nspec:\n{spec}  containers: [{{name: c, image: busybox}}]\n"),
+            crate::spec::Format::Yaml,
+        )
+        .unwrap()
+        .remove(0)
+        .pod
+    }
+
+    #[test]
+    fn a_subdomain_gives_the_kubelets_fqdn() {
+        let p = pod("  hostname: api\n  subdomain: backend\n  setHostnameAsFQDN: true\n");
+        let hosts = super::hosts_file(&p, Some("10.0.0.5"));
+        assert!(
+            hosts.contains("10.0.0.5\tapi.backend.shop.svc.cluster.local\tapi\n"),
+            "{hosts}"
+        );
+        assert_eq!(p.uts_hostname(), "api.backend.shop.svc.cluster.local");
+        assert_eq!(pod("  hostname: api\n").uts_hostname(), "api");
+    }
+
+    #[test]
+    fn resolv_conf_by_policy_and_config() {
+        let host =
+            "# made by the host\nnameserver 192.168.1.1\nsearch lan\noptions ndots:1 edns0\n";
+        let default = pod("");
+        assert_eq!(
+            super::resolv_conf(host, &default.dns),
+            "nameserver 192.168.1.1\nsearch lan\noptions ndots:1 edns0\n"
+        );
+        let merged = pod(
+            "  dnsConfig:\n    nameservers: [1.1.1.1]\n    searches: [corp.example]\n    options: [{name: ndots, value: '5'}, {name: single-request}]\n",
+        );
+        assert_eq!(
+            super::resolv_conf(host, &merged.dns),
+            "nameserver 192.168.1.1\nnameserver 1.1.1.1\nsearch lan corp.example\noptions ndots:5 edns0 single-request\n"
+        );
+        let none = pod("  dnsPolicy: None\n  dnsConfig: {nameservers: [9.9.9.9]}\n");
+        assert_eq!(super::resolv_conf(host, &none.dns), "nameserver 9.9.9.9\n");
+        let refused = crate::spec::parse(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  dnsPolicy: None\n  containers: [{name: c, image: busybox}]\n",
+            crate::spec::Format::Yaml,
+        );
+        assert!(
+            refused
+                .unwrap_err()
+                .to_string()
+                .contains("spec.dnsConfig.nameservers: required"),
+        );
     }
 }

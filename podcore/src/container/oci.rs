@@ -77,7 +77,7 @@ pub fn pause_spec(
             None => json!({"type": "network"}),
         });
         namespaces.push(json!({"type": "uts"}));
-        spec["hostname"] = json!(pod.hostname);
+        spec["hostname"] = json!(pod.uts_hostname());
     }
     if !pod.host_ipc {
         namespaces.push(json!({"type": "ipc"}));

@@ -18,6 +18,8 @@ pub const NAMESPACE: &str = "default";
 pub const HTTP_PATH: &str = "/";
 /// A container's `terminationMessagePath`.
 pub const TERMINATION_MESSAGE_PATH: &str = "/dev/termination-log";
+/// The cluster domain in a pod's FQDN.
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
 /// A container port's protocol.
 pub const PROTOCOL: &str = "TCP";
 

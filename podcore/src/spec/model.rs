@@ -32,6 +32,15 @@ pub struct PodSpec {
     /// The pod's hostname: `spec.hostname`, else the name cut to 63 characters.
     pub hostname: String,
     pub host_aliases: Vec<HostAlias>,
+    /// `subdomain`: the pod's FQDN is `<hostname>.<subdomain>.<namespace>.svc.cluster.local`.
+    #[serde(default)]
+    pub subdomain: Option<String>,
+    /// `setHostnameAsFQDN`: the kernel's hostname is the FQDN.
+    #[serde(default)]
+    pub hostname_as_fqdn: bool,
+    /// `dnsPolicy` and `dnsConfig`: the pod's resolv.conf.
+    #[serde(default)]
+    pub dns: Dns,
     pub host_network: bool,
     pub host_ipc: bool,
     pub host_pid: bool,
@@ -41,6 +50,33 @@ pub struct PodSpec {
     pub volumes: Vec<Volume>,
     /// The manifest's pod spec as given, for `get -o yaml` and `describe`.
     pub original: serde_json::Value,
+}
+
+/// `dnsPolicy`: where the pod's resolv.conf starts from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, strum::EnumString)]
+pub enum DnsPolicy {
+    /// The cluster's DNS; one host has none, so the host's resolv.conf
+    /// (what the kubelet does without a cluster DNS).
+    #[default]
+    ClusterFirst,
+    /// As ClusterFirst, for a hostNetwork pod.
+    ClusterFirstWithHostNet,
+    /// The host's resolv.conf.
+    Default,
+    /// Only `dnsConfig`.
+    None,
+}
+
+/// The pod's DNS settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dns {
+    pub policy: DnsPolicy,
+    /// `dnsConfig.nameservers`, after the policy's.
+    pub nameservers: Vec<String>,
+    /// `dnsConfig.searches`, after the policy's.
+    pub searches: Vec<String>,
+    /// `dnsConfig.options`: a name, and a value (`ndots:2`).
+    pub options: Vec<(String, Option<String>)>,
 }
 
 /// One `hostAliases` entry.
@@ -369,6 +405,27 @@ impl PodSpec {
             QosClass::Guaranteed
         } else {
             QosClass::Burstable
+        }
+    }
+
+    /// The pod's fully qualified name, with a `subdomain`:
+    /// `<hostname>.<subdomain>.<namespace>.svc.cluster.local`.
+    pub fn fqdn(&self) -> Option<String> {
+        let sub = self.subdomain.as_ref()?;
+        Some(format!(
+            "{}.{sub}.{}.svc.{}",
+            self.hostname,
+            self.namespace,
+            super::defaults::CLUSTER_DOMAIN
+        ))
+    }
+
+    /// The kernel hostname the pod's containers see: the FQDN with
+    /// `setHostnameAsFQDN`, else the hostname.
+    pub fn uts_hostname(&self) -> String {
+        match (self.hostname_as_fqdn, self.fqdn()) {
+            (true, Some(fqdn)) => fqdn,
+            _ => self.hostname.clone(),
         }
     }
 

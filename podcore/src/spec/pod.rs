@@ -91,6 +91,14 @@ pub(super) fn to_model(
         }
         None => defaults::hostname(&name),
     };
+    let subdomain = spec.subdomain.clone().filter(|s| !s.is_empty());
+    if let Some(sub) = &subdomain
+        && !is_dns_label(sub)
+    {
+        at.at("subdomain")
+            .error(format!("{sub:?} must be a DNS-1123 label"));
+    }
+    let dns = dns(&spec, &at.clone());
     let grace = match spec.termination_grace_period_seconds {
         Some(s) if s < 0 => {
             at.at("terminationGracePeriodSeconds")
@@ -135,6 +143,9 @@ pub(super) fn to_model(
         share_process_namespace: spec.share_process_namespace.unwrap_or(false),
         hostname,
         host_aliases,
+        subdomain,
+        hostname_as_fqdn: spec.set_hostname_as_fqdn.unwrap_or(false),
+        dns,
         host_network: spec.host_network.unwrap_or(false),
         host_ipc: spec.host_ipc.unwrap_or(false),
         host_pid: spec.host_pid.unwrap_or(false),
@@ -144,6 +155,62 @@ pub(super) fn to_model(
         volumes,
         original,
     })
+}
+
+/// Most nameservers and search domains a resolv.conf may hold (the kubelet's limits).
+const MAX_NAMESERVERS: usize = 3;
+const MAX_SEARCHES: usize = 32;
+
+/// `dnsPolicy` and `dnsConfig` (`at` is the pod spec).
+fn dns(spec: &k8s::PodSpec, at: &Field) -> Dns {
+    let policy = match spec.dns_policy.as_deref() {
+        None | Some("") => DnsPolicy::ClusterFirst,
+        Some(p) => p.parse().unwrap_or_else(|_| {
+            at.at("dnsPolicy").error(format!(
+                "{p:?} is not one of ClusterFirst, ClusterFirstWithHostNet, Default, None"
+            ));
+            DnsPolicy::ClusterFirst
+        }),
+    };
+    let config = spec.dns_config.clone().unwrap_or_default();
+    let nameservers = config.nameservers.unwrap_or_default();
+    let at_config = at.at("dnsConfig");
+    for (i, ns) in nameservers.iter().enumerate() {
+        if ns.parse::<std::net::IpAddr>().is_err() {
+            at_config
+                .at("nameservers")
+                .item(i)
+                .error(format!("{ns:?} is not an IP address"));
+        }
+    }
+    if nameservers.len() > MAX_NAMESERVERS {
+        at_config
+            .at("nameservers")
+            .error(format!("at most {MAX_NAMESERVERS} nameservers"));
+    }
+    if policy == DnsPolicy::None && nameservers.is_empty() {
+        at_config
+            .at("nameservers")
+            .error("required when dnsPolicy is None: the pod would have no DNS server");
+    }
+    let searches = config.searches.unwrap_or_default();
+    if searches.len() > MAX_SEARCHES {
+        at_config
+            .at("searches")
+            .error(format!("at most {MAX_SEARCHES} search domains"));
+    }
+    let options = config
+        .options
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| (o.name.unwrap_or_default(), o.value))
+        .collect();
+    Dns {
+        policy,
+        nameservers,
+        searches,
+        options,
+    }
 }
 
 /// `restartPolicy`, with what the pod's kind allows: a Job's pod must set
