@@ -146,6 +146,13 @@ pub fn prepare(pod: &PodSpec, paths: &PodPaths, pod_ip: Option<&str>) -> Result<
                 std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))
                     .map_err(io("chmod", &dir))?;
             }
+            // fsGroup: the group owns the volume, and what is made in it (setgid).
+            if let Some(group) = pod.fs_group {
+                use std::os::unix::fs::PermissionsExt;
+                std::os::unix::fs::chown(&dir, None, Some(group)).map_err(io("chown", &dir))?;
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o2777))
+                    .map_err(io("chmod", &dir))?;
+            }
         }
     }
     Ok(())

@@ -116,8 +116,9 @@ pub fn files(
 }
 
 /// Write `files` into the volume folder `dir` as one new version, then swap
-/// `..data` to it and remove the old one.
-pub fn write(dir: &Path, files: &Files) -> Result<(), PathError> {
+/// `..data` to it and remove the old one. With `fs_group` the files belong
+/// to that group, readable by it (as the kubelet's volume ownership).
+pub fn write(dir: &Path, files: &Files, fs_group: Option<u32>) -> Result<(), PathError> {
     std::fs::create_dir_all(dir).map_err(PathError::at("create", dir))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
         .map_err(PathError::at("chmod", dir))?;
@@ -139,8 +140,17 @@ pub fn write(dir: &Path, files: &Files) -> Result<(), PathError> {
             std::fs::create_dir_all(parent).map_err(PathError::at("create", parent))?;
         }
         std::fs::write(&file, bytes).map_err(PathError::at("write", &file))?;
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(*mode))
+        let mode = if fs_group.is_some() {
+            mode | 0o440
+        } else {
+            *mode
+        };
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode))
             .map_err(PathError::at("chmod", &file))?;
+        if let Some(group) = fs_group {
+            std::os::unix::fs::chown(&file, None, Some(group))
+                .map_err(PathError::at("chown", &file))?;
+        }
     }
     let next = dir.join("..data_tmp");
     let _ = std::fs::remove_file(&next);
@@ -190,7 +200,7 @@ pub fn prepare(record: &PodRecord, paths: &PodPaths, facts: &PodFacts) -> Result
                 facts,
                 &objects,
             )?;
-            write(&paths.volume(&volume.name), &files)?;
+            write(&paths.volume(&volume.name), &files, record.spec.fs_group)?;
         }
     }
     Ok(())
@@ -277,7 +287,7 @@ mod tests {
         let mut files = Files::new();
         files.insert("mode".into(), (b"fast".to_vec(), 0o644));
         files.insert("conf/app.ini".into(), (b"[a]".to_vec(), 0o600));
-        write(&volume, &files).unwrap();
+        write(&volume, &files, None).unwrap();
         assert_eq!(read(&volume, "mode"), "fast");
         assert_eq!(read(&volume, "conf/app.ini"), "[a]");
         let first = std::fs::read_link(volume.join("..data")).unwrap();
@@ -292,7 +302,7 @@ mod tests {
         );
         files.remove("conf/app.ini");
         files.insert("mode".into(), (b"slow".to_vec(), 0o644));
-        write(&volume, &files).unwrap();
+        write(&volume, &files, None).unwrap();
         assert_eq!(read(&volume, "mode"), "slow");
         assert!(std::fs::symlink_metadata(volume.join("conf")).is_err());
         assert!(!volume.join(first).exists(), "the old version is removed");

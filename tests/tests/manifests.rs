@@ -222,3 +222,121 @@ spec:
     );
     assert_eq!(root.container_status("paths", "blocked")["restartCount"], 0);
 }
+
+#[test]
+fn dns_settings_and_security_context_as_the_kernel_and_files_show_them() {
+    let root = Root::with_busybox();
+    let profiles = root.path().join("seccomp");
+    std::fs::create_dir_all(&profiles).unwrap();
+    std::fs::write(
+        profiles.join("deny-mkdir.json"),
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#,
+    )
+    .unwrap();
+    let manifest = "apiVersion: v1
+kind: Pod
+metadata: {name: tuned}
+spec:
+  hostname: api
+  subdomain: backend
+  setHostnameAsFQDN: true
+  dnsPolicy: None
+  dnsConfig:
+    nameservers: [10.0.0.10]
+    searches: [corp.example]
+    options: [{name: ndots, value: '2'}]
+  securityContext:
+    fsGroup: 2000
+    supplementalGroups: [3000]
+    sysctls:
+    - {name: net.ipv4.ip_unprivileged_port_start, value: '80'}
+    - {name: kernel.shm_rmid_forced, value: '1'}
+  volumes: [{name: data, emptyDir: {}}]
+  containers:
+  - name: c
+    image: busybox
+    command: [sleep, '3600']
+    securityContext: {runAsUser: 1000}
+    volumeMounts: [{name: data, mountPath: /data}]
+  - name: free
+    image: busybox
+    command: [sleep, '3600']
+    securityContext: {seccompProfile: {type: Unconfined}}
+  - name: custom
+    image: busybox
+    command: [sleep, '3600']
+    securityContext: {seccompProfile: {type: Localhost, localhostProfile: deny-mkdir.json}}
+";
+    root.start(manifest, &[]);
+    let exec = |container: &str, script: &str| {
+        let (code, out, err) =
+            root.podctl(&["exec", "tuned", "-c", container, "--", "sh", "-c", script]);
+        (code, out, err)
+    };
+    let (_, resolv, _) = exec("c", "cat /etc/resolv.conf");
+    assert_eq!(
+        resolv,
+        "nameserver 10.0.0.10\nsearch corp.example\noptions ndots:2\n"
+    );
+    let (_, hostname, _) = exec("c", "hostname; grep api /etc/hosts");
+    let fqdn = "api.backend.default.svc.cluster.local";
+    assert!(hostname.starts_with(&format!("{fqdn}\n")), "{hostname}");
+    assert!(hostname.contains(&format!("\t{fqdn}\tapi\n")), "{hostname}");
+
+    let pid = root.pid("tuned", "c");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let groups = status.lines().find(|l| l.starts_with("Groups:")).unwrap();
+    assert!(
+        groups.contains("2000") && groups.contains("3000"),
+        "fsGroup and supplementalGroups: {groups}"
+    );
+    let (_, sysctls, _) = exec(
+        "c",
+        "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shm_rmid_forced",
+    );
+    assert_eq!(sysctls, "80\n1\n");
+    let host_port_start =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap();
+    assert_ne!(
+        host_port_start.trim(),
+        "80",
+        "the host's own value is untouched"
+    );
+    let (_, data, _) = exec(
+        "c",
+        "stat -c '%g %a' /data; touch /data/f; stat -c %g /data/f",
+    );
+    assert_eq!(
+        data, "2000 2777\n2000\n",
+        "fsGroup owns the volume and what is made in it"
+    );
+
+    let seccomp = |container: &str| {
+        let pid = root.pid("tuned", container);
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Seccomp:"))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(seccomp("c"), "2");
+    assert_eq!(seccomp("free"), "0");
+    assert_eq!(seccomp("custom"), "2");
+    let (code, _, err) = exec("custom", "mkdir /tmp/x");
+    assert_ne!(code, 0);
+    assert!(err.contains("not permitted"), "{err}");
+    let (code, _, err) = exec("free", "mkdir /tmp/x");
+    assert_eq!(code, 0, "{err}");
+
+    // Unsafe sysctls, and network ones with the host's network, are refused with their field.
+    let unsafe_sysctl = manifest.replace("kernel.shm_rmid_forced", "kernel.msgmax");
+    let (code, _, err) =
+        root.run_manifest(&unsafe_sysctl.replace("name: tuned", "name: other"), &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("spec.securityContext.sysctls[1].name: \"kernel.msgmax\" is not a safe namespaced sysctl"),
+        "{err}"
+    );
+}

@@ -57,6 +57,28 @@ impl ContainerError {
     }
 }
 
+/// The `Localhost` seccomp profile `path` (relative to `<root>/seccomp/`),
+/// read and checked as an OCI seccomp section.
+pub fn localhost_seccomp(
+    root: &std::path::Path,
+    container: &str,
+    path: &str,
+) -> Result<serde_json::Value, ContainerError> {
+    let file = root.join("seccomp").join(path);
+    let text = std::fs::read(&file).map_err(ContainerError::io(
+        container,
+        "read seccomp profile",
+        &file,
+    ))?;
+    let profile: oci_spec::runtime::LinuxSeccomp = serde_json::from_slice(&text).map_err(|e| {
+        spec_error(
+            container,
+            format!("seccomp profile {}: {e}", file.display()),
+        )
+    })?;
+    Ok(serde_json::to_value(profile).expect("a seccomp profile serialises"))
+}
+
 fn config_error(container: &str, message: impl Into<String>) -> ContainerError {
     ContainerError::Config {
         container: container.to_string(),

@@ -17,7 +17,7 @@ use super::security::{capabilities, permitted_oom_score_adj, read_only_cgroups};
 use super::{ContainerError, spec_error};
 use crate::cgroups;
 use crate::pod::{PodPaths, PodRecord};
-use crate::spec::{Container, VolumeSource};
+use crate::spec::{Container, Seccomp, VolumeSource};
 
 fn bind(destination: &str, source: &Path, read_only: bool) -> Value {
     let mut options = vec!["rbind", "rprivate"];
@@ -105,6 +105,15 @@ pub fn pause_spec(
     };
     spec["linux"]["resources"] = resources(&limits);
     spec["linux"]["seccomp"] = crate::seccomp::profile(&[]);
+    // Safe namespaced sysctls live in the pod's namespaces, which pause holds.
+    if !pod.sysctls.is_empty() {
+        let sysctls: serde_json::Map<String, Value> = pod
+            .sysctls
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        spec["linux"]["sysctl"] = Value::Object(sysctls);
+    }
     spec["root"] = json!({"path": rootfs, "readonly": true});
     spec["process"]["args"] = json!(["/pause"]);
     spec["process"]["env"] = json!([DEFAULT_PATH]);
@@ -131,6 +140,8 @@ pub struct Placement<'a> {
     pub user: (u32, u32),
     /// The container's resolved `env` (see [`crate::env::resolve`]).
     pub env: &'a [(String, String)],
+    /// A `Localhost` seccomp profile, read (see [`super::localhost_seccomp`]).
+    pub localhost_seccomp: Option<&'a Value>,
 }
 
 /// An app (or init, or sidecar) container's spec, joining pause's namespaces.
@@ -146,6 +157,7 @@ pub fn app_spec(
         rootfs,
         user: (uid, gid),
         env,
+        localhost_seccomp,
     } = *place;
     let pod = &record.spec;
     let image = record
@@ -198,6 +210,9 @@ pub fn app_spec(
     });
     spec["process"]["cwd"] = json!(cwd);
     spec["process"]["user"] = json!({"uid": uid, "gid": gid});
+    if !container.security.supplemental_groups.is_empty() {
+        spec["process"]["user"]["additionalGids"] = json!(container.security.supplemental_groups);
+    }
     spec["process"]["terminal"] = json!(false);
     spec["process"]["capabilities"] =
         json!({"bounding": caps, "effective": caps, "permitted": caps});
@@ -230,7 +245,19 @@ pub fn app_spec(
         spec["linux"]["maskedPaths"] = json!([]);
         spec["linux"]["readonlyPaths"] = json!([]);
     } else {
-        spec["linux"]["seccomp"] = crate::seccomp::profile(&caps);
+        match (&container.security.seccomp, localhost_seccomp) {
+            (Seccomp::Unconfined, _) => {}
+            (Seccomp::Localhost(_), Some(profile)) => spec["linux"]["seccomp"] = profile.clone(),
+            (Seccomp::Localhost(path), None) => {
+                return Err(spec_error(
+                    name,
+                    format!("seccomp profile {path} was not loaded"),
+                ));
+            }
+            (Seccomp::RuntimeDefault, _) => {
+                spec["linux"]["seccomp"] = crate::seccomp::profile(&caps)
+            }
+        }
     }
 
     // Mounts: the defaults without their private /dev/shm, then the pod's files and volumes.
@@ -364,6 +391,7 @@ spec:
             rootfs: Path::new("/nonexistent/rootfs"),
             user: (1000, 3000),
             env: &[],
+            localhost_seccomp: None,
         };
         app_spec(record, container, &place, host).unwrap()
     }

@@ -214,12 +214,56 @@ fn security(c: &k8s::Container, pod: &k8s::PodSecurityContext, at: &Field) -> Se
         run_as_non_root: sc.run_as_non_root.or(pod.run_as_non_root).unwrap_or(false),
         capabilities_add: caps.add.unwrap_or_default(),
         capabilities_drop: caps.drop.unwrap_or_default(),
+        supplemental_groups: pod
+            .supplemental_groups
+            .iter()
+            .flatten()
+            .chain(pod.fs_group.iter())
+            .filter_map(|g| u32::try_from(*g).ok())
+            .collect(),
+        seccomp: seccomp(
+            sc.seccomp_profile.as_ref().or(pod.seccomp_profile.as_ref()),
+            &at.at("seccompProfile"),
+        ),
     };
     if security.run_as_non_root && security.run_as_user == Some(0) {
         at.at("runAsNonRoot")
             .error("runAsUser is 0 (root) while runAsNonRoot is true");
     }
     security
+}
+
+/// `seccompProfile`: RuntimeDefault (also when none is given), Unconfined,
+/// or Localhost with a relative `localhostProfile`.
+fn seccomp(profile: Option<&k8s::SeccompProfile>, at: &Field) -> Seccomp {
+    let Some(profile) = profile else {
+        return Seccomp::RuntimeDefault;
+    };
+    match profile.type_.as_str() {
+        "RuntimeDefault" => Seccomp::RuntimeDefault,
+        "Unconfined" => Seccomp::Unconfined,
+        "Localhost" => match profile.localhost_profile.as_deref() {
+            Some(path)
+                if !path.is_empty()
+                    && !path.starts_with('/')
+                    && !path.split('/').any(|p| p == "..") =>
+            {
+                Seccomp::Localhost(path.to_string())
+            }
+            other => {
+                at.at("localhostProfile").error(format!(
+                    "{other:?}: Localhost needs a relative path without '..' to a profile in podctl's seccomp folder"
+                ));
+                Seccomp::RuntimeDefault
+            }
+        },
+        other => {
+            at.at("type").error(format!(
+                "{other:?} is not one of RuntimeDefault, Unconfined, Localhost"
+            ));
+            Seccomp::RuntimeDefault
+        }
+    }
 }
 
 /// A container's `restartPolicy`: only `Always`, only on init containers (sidecars).

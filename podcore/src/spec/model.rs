@@ -41,6 +41,12 @@ pub struct PodSpec {
     /// `dnsPolicy` and `dnsConfig`: the pod's resolv.conf.
     #[serde(default)]
     pub dns: Dns,
+    /// `securityContext.sysctls`: namespaced, safe ones, set in the pod's namespaces.
+    #[serde(default)]
+    pub sysctls: Vec<(String, String)>,
+    /// `securityContext.fsGroup`: the group that owns the pod's volumes.
+    #[serde(default)]
+    pub fs_group: Option<u32>,
     pub host_network: bool,
     pub host_ipc: bool,
     pub host_pid: bool,
@@ -262,6 +268,24 @@ pub struct SecurityContext {
     pub run_as_non_root: bool,
     pub capabilities_add: Vec<String>,
     pub capabilities_drop: Vec<String>,
+    /// The pod's `supplementalGroups` and `fsGroup`: the process's extra groups.
+    #[serde(default)]
+    pub supplemental_groups: Vec<u32>,
+    /// `seccompProfile` (the container's, else the pod's).
+    #[serde(default)]
+    pub seccomp: Seccomp,
+}
+
+/// A container's seccomp profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Seccomp {
+    /// podctl's default filter (Docker's allow list).
+    #[default]
+    RuntimeDefault,
+    /// No filter.
+    Unconfined,
+    /// A profile file, relative to `<root>/seccomp/`.
+    Localhost(String),
 }
 
 /// A pod volume.

@@ -99,6 +99,19 @@ pub(super) fn to_model(
             .error(format!("{sub:?} must be a DNS-1123 label"));
     }
     let dns = dns(&spec, &at.clone());
+    let sysctls = sysctls(
+        &pod_security,
+        spec.host_network.unwrap_or(false),
+        &at.at("securityContext.sysctls"),
+    );
+    let fs_group = pod_security.fs_group.and_then(|g| {
+        u32::try_from(g)
+            .map_err(|_| {
+                at.at("securityContext.fsGroup")
+                    .error(format!("{g} is not a valid group id"))
+            })
+            .ok()
+    });
     let grace = match spec.termination_grace_period_seconds {
         Some(s) if s < 0 => {
             at.at("terminationGracePeriodSeconds")
@@ -146,6 +159,8 @@ pub(super) fn to_model(
         subdomain,
         hostname_as_fqdn: spec.set_hostname_as_fqdn.unwrap_or(false),
         dns,
+        sysctls,
+        fs_group,
         host_network: spec.host_network.unwrap_or(false),
         host_ipc: spec.host_ipc.unwrap_or(false),
         host_pid: spec.host_pid.unwrap_or(false),
@@ -155,6 +170,47 @@ pub(super) fn to_model(
         volumes,
         original,
     })
+}
+
+/// The sysctls a pod may set without the kubelet's `--allowed-unsafe-sysctls`:
+/// namespaced, and unable to hurt other pods or the host.
+const SAFE_SYSCTLS: &[&str] = &[
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+];
+
+/// `securityContext.sysctls`: safe ones only; none of the network ones
+/// with `hostNetwork` (they would change the host's).
+fn sysctls(
+    security: &k8s::PodSecurityContext,
+    host_network: bool,
+    at: &Field,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (i, s) in security.sysctls.iter().flatten().enumerate() {
+        let name = s.name.replace('/', ".");
+        if !SAFE_SYSCTLS.contains(&name.as_str()) {
+            at.item(i).at("name").error(format!(
+                "{name:?} is not a safe namespaced sysctl (SysctlForbidden): use one of {}",
+                SAFE_SYSCTLS.join(", ")
+            ));
+        } else if host_network && name.starts_with("net.") {
+            at.item(i).at("name").error(format!(
+                "{name:?} would change the host's network: not with hostNetwork"
+            ));
+        } else {
+            out.push((name, s.value.clone()));
+        }
+    }
+    out
 }
 
 /// Most nameservers and search domains a resolv.conf may hold (the kubelet's limits).

@@ -53,7 +53,16 @@ const SUPPORTED: &[(&str, &[&str])] = &[
     ),
     (
         "securityContext",
-        &["runAsUser", "runAsGroup", "runAsNonRoot"],
+        &[
+            "runAsUser",
+            "runAsGroup",
+            "runAsNonRoot",
+            "supplementalGroups",
+            "fsGroup",
+            "fsGroupChangePolicy",
+            "sysctls",
+            "seccompProfile",
+        ],
     ),
     (
         "initContainers|containers[]",
@@ -118,6 +127,7 @@ const SUPPORTED: &[(&str, &[&str])] = &[
             "runAsGroup",
             "runAsNonRoot",
             "capabilities",
+            "seccompProfile",
         ],
     ),
     (

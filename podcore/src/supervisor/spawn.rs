@@ -342,12 +342,19 @@ impl Supervisor {
                 mount_rootfs(&dir, &image.layers)
             })?;
             termination_log(&self.paths.termination_log(&name))?;
+            let localhost = match &spec.security.seccomp {
+                crate::spec::Seccomp::Localhost(path) => {
+                    Some(container::localhost_seccomp(&self.paths.root, &name, path)?)
+                }
+                _ => None,
+            };
             let place = container::Placement {
                 paths: &self.paths,
                 pause_pid,
                 rootfs: &rootfs,
                 user: container::process_user(spec, image, &rootfs)?,
                 env: &env,
+                localhost_seccomp: localhost.as_ref(),
             };
             let spec = container::app_spec(&self.record, spec, &place, host)?;
             let mut created = step(format_args!("{name}: create container"), || {
