@@ -2,22 +2,22 @@
 //! socket (as runc's and youki's `--console-socket` send it), put our own
 //! terminal in raw mode, and copy bytes both ways until the command ends.
 
-use std::io::{IoSliceMut, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use nix::sys::termios::{SetArg, Termios, cfmakeraw, tcgetattr, tcsetattr};
 
 /// Restores the terminal's settings when dropped.
-struct RawMode(Option<Termios>);
+pub struct RawMode(Option<Termios>);
 
 impl RawMode {
-    fn enter() -> Self {
+    /// Put this process's terminal in raw mode, until dropped.
+    pub fn enter() -> Self {
         let stdin = std::io::stdin();
         let Ok(saved) = tcgetattr(stdin.as_fd()) else {
             return Self(None);
@@ -39,35 +39,8 @@ impl Drop for RawMode {
 
 /// Accept the runtime's connection on `listener` and take the terminal's master fd.
 pub fn receive_master(listener: &UnixListener) -> anyhow::Result<OwnedFd> {
-    listener.set_nonblocking(true)?;
-    let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
-    if poll(&mut fds, PollTimeout::from(10_000u16)).context("wait for the container's terminal")?
-        == 0
-    {
-        bail!("the container sent no terminal within 10 s");
-    }
-    let (stream, _) = listener
-        .accept()
-        .context("accept the container's terminal")?;
-    let mut buffer = [0u8; 4096];
-    let mut io = [IoSliceMut::new(&mut buffer)];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let message = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut io,
-        Some(&mut space),
-        MsgFlags::empty(),
-    )
-    .context("receive the terminal")?;
-    for cmsg in message.cmsgs().context("read the terminal message")? {
-        if let ControlMessageOwned::ScmRights(fds) = cmsg
-            && let Some(fd) = fds.first()
-        {
-            // SAFETY: the kernel just installed this fd for us; nothing else owns it.
-            return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
-        }
-    }
-    bail!("the container's message held no terminal")
+    podcore::container::console::receive_master(listener, Duration::from_secs(10))
+        .context("receive the container's terminal")
 }
 
 /// Copy our stdin to the terminal and the terminal to our stdout until the
@@ -133,9 +106,5 @@ fn copy_window_size(master: &OwnedFd) {
 
 /// A private folder for the console socket.
 pub fn socket_dir(root: &Path) -> anyhow::Result<tempfile::TempDir> {
-    let dir = root.join("run");
-    std::fs::create_dir_all(&dir)?;
-    Ok(tempfile::Builder::new()
-        .prefix(".console-")
-        .tempdir_in(dir)?)
+    podcore::container::console::socket_dir(root).context("make a folder for the console socket")
 }

@@ -340,3 +340,127 @@ spec:
         "{err}"
     );
 }
+
+#[test]
+fn post_start_runs_before_the_container_counts_and_a_failure_restarts_it() {
+    let root = Root::with_busybox();
+    let manifest = "apiVersion: v1
+kind: Pod
+metadata: {name: hooks}
+spec:
+  initContainers:
+  - name: web
+    image: busybox
+    restartPolicy: Always
+    command: [sh, -c, 'mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www']
+    startupProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+  containers:
+  - name: exec-hook
+    image: busybox
+    command: [sleep, '3600']
+    lifecycle: {postStart: {exec: {command: [sh, -c, 'sleep 1; echo hooked > /tmp/hook']}}}
+  - name: http-hook
+    image: busybox
+    command: [sleep, '3600']
+    lifecycle: {postStart: {httpGet: {port: 8080, path: /index.html}}}
+  - name: failing
+    image: busybox
+    command: [sleep, '3600']
+    lifecycle: {postStart: {httpGet: {port: 9999}}}
+";
+    root.start(manifest, &["--backoff", "200ms,2s"]);
+    let running = |c: &str| root.container_status("hooks", c)["state"]["running"].is_object();
+    wait_for(Duration::from_secs(20), || {
+        running("exec-hook").then_some(())
+    })
+    .expect("Running once the hook returned");
+    let (code, out, err) =
+        root.podctl(&["exec", "hooks", "-c", "exec-hook", "--", "cat", "/tmp/hook"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "hooked\n"),
+        "the hook ran first: {err}"
+    );
+    wait_for(Duration::from_secs(20), || {
+        running("http-hook").then_some(())
+    })
+    .expect("an HTTP hook that answers lets it run");
+    assert_eq!(
+        root.container_status("hooks", "http-hook")["restartCount"],
+        0
+    );
+    let failing = wait_for(Duration::from_secs(30), || {
+        let s = root.container_status("hooks", "failing");
+        (s["restartCount"].as_u64() >= Some(1)).then_some(s)
+    })
+    .expect("a failed hook kills the container and it is restarted");
+    assert_ne!(failing["ready"], true);
+    let (_, describe, _) = root.podctl(&["describe", "pod", "hooks"]);
+    assert!(describe.contains("FailedPostStartHook"), "{describe}");
+}
+
+#[test]
+fn attach_sends_input_to_a_containers_stdin_and_its_terminal() {
+    let root = Root::with_busybox();
+    let manifest = "apiVersion: v1
+kind: Pod
+metadata: {name: talk}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: reader
+    image: busybox
+    stdin: true
+    stdinOnce: true
+    command: [sh, -c, 'while read line; do echo \"got $line\"; done; echo stdin closed']
+  - name: shell
+    image: busybox
+    stdin: true
+    tty: true
+    command: [sh, -c, 'tty; [ -t 0 ] && echo stdin is a terminal; exec sh']
+";
+    root.start(manifest, &[]);
+    let attach = |container: &str, input: &str| {
+        let mut child = root
+            .command()
+            .args(["attach", "talk", "-c", container, "-i"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Let it follow the log before the input comes.
+        std::thread::sleep(Duration::from_millis(500));
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let done = wait_for(Duration::from_secs(30), || child.try_wait().unwrap());
+        if done.is_none() {
+            let _ = child.kill();
+        }
+        let output = child.wait_with_output().unwrap();
+        assert!(done.is_some(), "attach ends with the container");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let out = attach("reader", "one\ntwo\n");
+    assert_eq!(
+        out, "got one\ngot two\nstdin closed\n",
+        "stdinOnce: the attach's end is EOF"
+    );
+
+    let logs = root.wait_logs("talk", "shell", "stdin is a terminal");
+    assert!(logs.starts_with("/dev/pts/"), "{logs}");
+    let out = attach("shell", "echo from-$((20+22))\nexit\n");
+    assert!(
+        out.contains("from-42"),
+        "the shell ran what was typed: {out}"
+    );
+    assert_eq!(
+        root.container_status("talk", "shell")["state"]["terminated"]["exitCode"],
+        0
+    );
+}

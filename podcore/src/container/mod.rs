@@ -3,6 +3,7 @@
 //! their OCI runtime specs, built without touching the host ([`oci`]), and
 //! their life through libcontainer ([`runtime`]).
 
+pub mod console;
 pub mod host;
 pub mod oci;
 pub mod process;
@@ -12,7 +13,7 @@ pub mod security;
 pub use host::Host;
 pub use oci::{Placement, app_spec, pause_spec};
 pub use process::{process_args, process_env, process_user};
-pub use runtime::{ExecIo, create, destroy, spawn_in, start};
+pub use runtime::{ExecIo, Stdio, create, destroy, spawn_in, start};
 pub use security::DEFAULT_CAPABILITIES;
 
 use crate::fsutil::PathError;
@@ -119,6 +120,10 @@ mod fixtures {
             readiness_probe: None,
             startup_probe: None,
             ports: vec![],
+            post_start: None,
+            stdin: false,
+            stdin_once: false,
+            tty: false,
             termination_message_path: "/dev/termination-log".into(),
             termination_message_policy: Default::default(),
         }

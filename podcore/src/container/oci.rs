@@ -213,7 +213,7 @@ pub fn app_spec(
     if !container.security.supplemental_groups.is_empty() {
         spec["process"]["user"]["additionalGids"] = json!(container.security.supplemental_groups);
     }
-    spec["process"]["terminal"] = json!(false);
+    spec["process"]["terminal"] = json!(container.tty);
     spec["process"]["capabilities"] =
         json!({"bounding": caps, "effective": caps, "permitted": caps});
     // Leave the key out rather than `false`: libcontainer 0.7 loads seccomp only

@@ -14,6 +14,19 @@ use oci_spec::runtime::Spec;
 use super::{ContainerError, spec_error};
 use crate::executor::PodExecutor;
 
+/// A container's standard streams.
+#[derive(Debug)]
+pub enum Stdio {
+    /// These pipes (stdin: /dev/null when none).
+    Pipes {
+        stdin: Option<OwnedFd>,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    },
+    /// A terminal the runtime makes, its master sent to this listening socket.
+    Console(PathBuf),
+}
+
 /// Write the bundle (`config.json`) and create the container through
 /// libcontainer (its init waits for [`start`]). Must run in a single-threaded
 /// process, which becomes the container's parent.
@@ -22,8 +35,7 @@ pub fn create(
     bundle: &Path,
     spec: &Spec,
     state_root: &Path,
-    stdout: OwnedFd,
-    stderr: OwnedFd,
+    stdio: Stdio,
 ) -> Result<Runtime, ContainerError> {
     let name = id.to_string();
     std::fs::create_dir_all(bundle).map_err(ContainerError::io(id, "create", bundle))?;
@@ -38,16 +50,34 @@ pub fn create(
         }
         let _ = std::fs::remove_dir_all(&stale);
     }
-    let null = Path::new("/dev/null");
-    let stdin = std::fs::File::open(null).map_err(ContainerError::io(id, "open", null))?;
     let runtime_error = |step| runtime_error(&name, step);
-    ContainerBuilder::new(id.to_string(), SyscallType::default())
+    let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
         .with_executor(PodExecutor::default())
         .with_root_path(state_root)
-        .map_err(runtime_error("set state folder"))?
-        .with_stdin(stdin)
-        .with_stdout(stdout)
-        .with_stderr(stderr)
+        .map_err(runtime_error("set state folder"))?;
+    builder = match stdio {
+        Stdio::Pipes {
+            stdin,
+            stdout,
+            stderr,
+        } => {
+            let stdin = match stdin {
+                Some(stdin) => stdin,
+                None => {
+                    let null = Path::new("/dev/null");
+                    std::fs::File::open(null)
+                        .map_err(ContainerError::io(id, "open", null))?
+                        .into()
+                }
+            };
+            builder
+                .with_stdin(stdin)
+                .with_stdout(stdout)
+                .with_stderr(stderr)
+        }
+        Stdio::Console(socket) => builder.with_console_socket(Some(socket.as_path())),
+    };
+    builder
         .validate_id()
         .map_err(runtime_error("validate id"))?
         .as_init(bundle)

@@ -100,6 +100,69 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Send `request` and take the answer with the descriptor that may ride
+    /// along with it (`SCM_RIGHTS`), as `Attached` has.
+    pub fn call_receiving_fd(
+        mut self,
+        request: &Request,
+    ) -> Result<(Response, Option<std::os::fd::OwnedFd>), ClientError> {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+        use std::os::fd::FromRawFd;
+        let mut line = serde_json::to_vec(&Envelope {
+            version: VERSION,
+            message: request,
+        })
+        .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        line.push(b'\n');
+        self.stream.write_all(&line)?;
+        let mut answer = Vec::new();
+        let mut fd = None;
+        while !answer.ends_with(b"\n") {
+            let mut buffer = [0u8; 4096];
+            let mut iov = [std::io::IoSliceMut::new(&mut buffer)];
+            let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+            let message = recvmsg::<()>(
+                self.stream.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            )
+            .map_err(std::io::Error::from)?;
+            let n = message.bytes;
+            for cmsg in message.cmsgs().map_err(std::io::Error::from)? {
+                if let ControlMessageOwned::ScmRights(fds) = cmsg {
+                    for raw in fds {
+                        // SAFETY: the kernel just installed this fd for us; nothing else owns it.
+                        let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+                        fd.get_or_insert(owned);
+                    }
+                }
+            }
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buffer[..n]);
+        }
+        if answer.is_empty() {
+            return Err(ClientError::NoAnswer);
+        }
+        let envelope: Envelope<Response> = serde_json::from_slice(&answer).map_err(|e| {
+            ClientError::Protocol(format!("{e}: {}", String::from_utf8_lossy(&answer).trim()))
+        })?;
+        if envelope.version != VERSION {
+            return Err(ClientError::Protocol(format!(
+                "protocol version {} (this podctl speaks {VERSION})",
+                envelope.version
+            )));
+        }
+        match envelope.message {
+            Response::Error { message } => Err(ClientError::Refused(message)),
+            other => Ok((other, fd)),
+        }
+    }
+}
+
 /// Ask the supervisor of the pod at `paths` one thing, waiting at most `timeout`.
 pub fn call(
     paths: &PodPaths,

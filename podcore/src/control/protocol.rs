@@ -59,6 +59,10 @@ pub enum Request {
         #[serde(default)]
         timeout_seconds: Option<u64>,
     },
+    /// The input end of a running container started with `stdin` or `tty`:
+    /// answered with `Attached` and the descriptor (`SCM_RIGHTS`): its stdin
+    /// pipe (handed over for good with `stdinOnce`) or its terminal.
+    Attach { container: String },
 }
 
 /// Where an exec'd process's standard streams go.
@@ -100,6 +104,10 @@ pub enum Response {
         stderr: String,
         /// Output past [`MAX_CAPTURE`] was dropped.
         truncated: bool,
+    },
+    /// A container's input end rides along with this answer.
+    Attached {
+        tty: bool,
     },
     /// The request was refused or failed; nothing was changed unless it says so.
     Error {

@@ -88,12 +88,44 @@ pub(super) fn container(
             .and_then(|l| l.pre_stop.as_ref())
             .and_then(|h| h.exec.as_ref())
             .and_then(|e| e.command.clone()),
+        post_start: post_start(c, &at.at("lifecycle.postStart")),
+        stdin: c.stdin.unwrap_or(false),
+        stdin_once: c.stdin_once.unwrap_or(false),
+        tty: c.tty.unwrap_or(false),
         ports: ports(c, &at.at("ports")),
         termination_message_path: termination_message_path(c, &at.at("terminationMessagePath")),
         termination_message_policy: termination_message_policy(
             c,
             &at.at("terminationMessagePolicy"),
         ),
+    }
+}
+
+/// `lifecycle.postStart`: exec or httpGet (HTTP on the pod's own address).
+fn post_start(c: &k8s::Container, at: &Field) -> Option<ProbeAction> {
+    let handler = c.lifecycle.as_ref()?.post_start.as_ref()?;
+    match (&handler.exec, &handler.http_get) {
+        (Some(exec), None) => Some(ProbeAction::Exec(exec.command.clone().unwrap_or_default())),
+        (None, Some(http)) => {
+            if http.scheme.as_deref().is_some_and(|s| s != "HTTP") {
+                at.at("httpGet.scheme").error("only HTTP is supported");
+            }
+            if http.host.as_deref().is_some_and(|h| !h.is_empty()) {
+                at.at("httpGet.host")
+                    .error("not supported: the hook calls the pod's own address");
+            }
+            Some(ProbeAction::HttpGet {
+                port: super::probe::port(c, &http.port, &at.at("httpGet.port")),
+                path: http
+                    .path
+                    .clone()
+                    .unwrap_or_else(|| defaults::HTTP_PATH.into()),
+            })
+        }
+        _ => {
+            at.error("set exactly one of exec and httpGet");
+            None
+        }
     }
 }
 

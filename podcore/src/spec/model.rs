@@ -113,6 +113,10 @@ pub struct Container {
     pub restart_policy: Option<RestartPolicy>,
     /// `lifecycle.preStop.exec.command`.
     pub pre_stop: Option<Vec<String>>,
+    /// `lifecycle.postStart`: run as the container starts; it is not
+    /// Running until this returns, and a failure kills it.
+    #[serde(default)]
+    pub post_start: Option<ProbeAction>,
     #[serde(default)]
     pub liveness_probe: Option<Probe>,
     #[serde(default)]
@@ -122,6 +126,16 @@ pub struct Container {
     /// `ports`: what the container listens on; a `hostPort` is published on the host.
     #[serde(default)]
     pub ports: Vec<ContainerPort>,
+    /// `stdin`: its standard input stays open for `podctl attach -i`
+    /// (else it reads /dev/null).
+    #[serde(default)]
+    pub stdin: bool,
+    /// `stdinOnce`: the first attach's end closes its standard input.
+    #[serde(default)]
+    pub stdin_once: bool,
+    /// `tty`: its standard streams are a terminal.
+    #[serde(default)]
+    pub tty: bool,
     /// `terminationMessagePath`: a file the container may write why it
     /// ended to (`/dev/termination-log`).
     #[serde(default = "default_termination_message_path")]

@@ -85,7 +85,7 @@ pub(super) fn probe(c: &k8s::Container, field: &str, at: &Field) -> Option<Probe
 }
 
 /// A probe's port: a number, or the name of one of the container's ports.
-fn port(c: &k8s::Container, port: &IntOrString, at: &Field) -> u16 {
+pub(super) fn port(c: &k8s::Container, port: &IntOrString, at: &Field) -> u16 {
     let number = match port {
         IntOrString::Int(n) => Some(*n),
         IntOrString::String(name) => c

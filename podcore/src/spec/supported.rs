@@ -86,6 +86,9 @@ const SUPPORTED: &[(&str, &[&str])] = &[
             "ports",
             "terminationMessagePath",
             "terminationMessagePolicy",
+            "stdin",
+            "stdinOnce",
+            "tty",
         ],
     ),
     (
@@ -143,7 +146,14 @@ const SUPPORTED: &[(&str, &[&str])] = &[
             "failureThreshold",
         ],
     ),
-    ("initContainers|containers[].lifecycle", &["preStop"]),
+    (
+        "initContainers|containers[].lifecycle",
+        &["preStop", "postStart"],
+    ),
+    (
+        "initContainers|containers[].lifecycle.postStart",
+        &["exec", "httpGet"],
+    ),
     ("initContainers|containers[].lifecycle.preStop", &["exec"]),
     (
         "volumes[]",
@@ -221,13 +231,13 @@ mod tests {
     #[test]
     fn one_table_walks_every_level() {
         let spec = serde_json::json!({
-            "dnsConfig": {},
+            "os": {"name": "linux"},
             "nodeName": "n1",
             "containers": [
                 {"name": "a", "env": [{"name": "X", "valueFrom": {"fileKeyRef": {}}}]},
                 {"name": "b", "livenessProbe": {"grpc": {}}, "resources": {"limits": {"nvidia.com/gpu": 1}}}
             ],
-            "initContainers": [{"name": "i", "lifecycle": {"postStart": {}}}],
+            "initContainers": [{"name": "i", "lifecycle": {"stopSignal": "SIGINT"}}],
             "volumes": [{"name": "v", "nfs": {}, "projected": {"sources": [{"serviceAccountToken": {}}]}}]
         });
         let at = Field::root("spec");
@@ -241,8 +251,8 @@ mod tests {
                 "spec.containers[0].env[0].valueFrom.fileKeyRef",
                 "spec.containers[1].livenessProbe.grpc",
                 "spec.containers[1].resources.limits.nvidia.com/gpu",
-                "spec.dnsConfig",
-                "spec.initContainers[0].lifecycle.postStart",
+                "spec.initContainers[0].lifecycle.stopSignal",
+                "spec.os",
                 "spec.volumes[0].nfs",
                 "spec.volumes[0].projected.sources[0].serviceAccountToken",
             ]

@@ -109,10 +109,10 @@ spec:
 #[test]
 fn unsupported_fields_are_errors_not_ignored() {
     let errors = errors(
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  dnsConfig: {}\n  containers:\n  - name: c\n    image: busybox\n    livenessProbe: {exec: {command: [echo]}}\n",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  os: {name: linux}\n  containers:\n  - name: c\n    image: busybox\n    livenessProbe: {exec: {command: [echo]}}\n",
     );
     assert!(
-        errors.contains(&"spec.dnsConfig: not supported by podctl yet: remove it".to_string()),
+        errors.contains(&"spec.os: not supported by podctl yet: remove it".to_string()),
         "{errors:?}"
     );
     let probe = errors_of(

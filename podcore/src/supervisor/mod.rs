@@ -99,6 +99,19 @@ struct Slot {
     /// OOM kills in its cgroup before this run.
     oom_before: u64,
     cgroup: String,
+    /// Its postStart hook's process while it runs: the container is not
+    /// Running (nor probed) until it returns.
+    post_start: Option<i32>,
+    /// Where `podctl attach -i` writes: its stdin or its terminal.
+    input: Option<Input>,
+}
+
+/// A running container's input end.
+enum Input {
+    /// The write end of its stdin pipe (`stdin: true`).
+    Pipe(std::os::fd::OwnedFd),
+    /// Its terminal's master (`tty: true`).
+    Terminal(std::os::fd::OwnedFd),
 }
 
 /// The sandbox's state.
@@ -237,6 +250,8 @@ impl Supervisor {
             probes: Vec::new(),
             outputs: Vec::new(),
             log: None,
+            post_start: None,
+            input: None,
             oom_before: 0,
         };
         let at = if kind == Kind::App {

@@ -131,7 +131,9 @@ impl Supervisor {
                         break;
                     }
                     Err(nix::errno::Errno::EINTR) => continue,
+                    // EIO: a terminal whose other end is closed.
                     Err(_) => {
+                        let _ = output.buffer.finish(log);
                         closed.push(i);
                         break;
                     }

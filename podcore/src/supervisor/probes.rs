@@ -14,6 +14,9 @@ use crate::status::EventType;
 use super::lifecycle::Kind;
 use super::{Sandbox, Slot, Supervisor};
 
+/// How long a postStart HTTP call may take (the supervisor waits for it).
+const POST_START_HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A container's probes, fresh for a run that started at `started`.
 pub(super) fn fresh(spec: &Container, kind: Kind, started: Instant) -> Vec<ProbeState> {
     if kind == Kind::Init {
@@ -45,7 +48,7 @@ impl Supervisor {
         }
         let now = Instant::now();
         for index in 0..self.slots.len() {
-            if !self.slots[index].life.is_running() {
+            if !self.slots[index].life.is_running() || self.slots[index].post_start.is_some() {
                 continue;
             }
             let startup_pending = self.slots[index]
@@ -86,6 +89,75 @@ impl Supervisor {
                     }
                 }
             }
+        }
+    }
+
+    /// Run a container's postStart hook: until it returns the container
+    /// waits (ContainerCreating) and is not probed; an exec hook runs in the
+    /// background and ends in `reap`, an HTTP one is called here.
+    pub(super) fn begin_post_start(&mut self, index: usize, hook: ProbeAction) {
+        let slot = &mut self.slots[index];
+        slot.status.state = crate::status::ContainerState::Waiting {
+            reason: crate::status::WaitingReason::ContainerCreating,
+            message: Some("postStart hook running".into()),
+        };
+        slot.status.ready = false;
+        slot.probes.clear();
+        self.dirty = true;
+        match hook {
+            ProbeAction::Exec(command) => {
+                match self.exec_in(index, command, crate::container::ExecIo::Quiet) {
+                    Ok(pid) => self.slots[index].post_start = Some(pid),
+                    Err(error) => self.post_start_failed(index, super::chain(&error)),
+                }
+            }
+            action => {
+                let ok = self.pause_pid.is_some_and(|pause| {
+                    crate::probe::check_network(pause, &action, POST_START_HTTP_TIMEOUT)
+                });
+                if ok {
+                    self.post_start_done(index);
+                } else {
+                    self.post_start_failed(index, format!("{action:?} failed"));
+                }
+            }
+        }
+    }
+
+    /// The postStart hook of the container at `index` ended with `ok`.
+    pub(super) fn post_start_ended(&mut self, index: usize, ok: bool, how: String) {
+        self.slots[index].post_start = None;
+        if ok {
+            self.post_start_done(index);
+        } else {
+            self.post_start_failed(index, how);
+        }
+    }
+
+    fn post_start_done(&mut self, index: usize) {
+        let now = Instant::now();
+        let slot = &mut self.slots[index];
+        if !slot.life.is_running() {
+            return;
+        }
+        slot.status.state = crate::status::ContainerState::Running {
+            started_at: chrono::Utc::now(),
+        };
+        slot.probes = fresh(&slot.spec, slot.kind, now);
+        slot.status.ready = slot.kind != Kind::Init && is_ready(slot);
+        self.dirty = true;
+    }
+
+    /// A failed postStart hook kills the container; its restart policy decides what follows.
+    fn post_start_failed(&mut self, index: usize, why: String) {
+        let name = self.slots[index].spec.name.clone();
+        self.event(
+            EventType::Warning,
+            "FailedPostStartHook",
+            format!("postStart hook of {name} failed: {why}"),
+        );
+        if let Some(pid) = self.slots[index].life.pid() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
 

@@ -53,6 +53,9 @@ impl Supervisor {
                 .position(|s| s.life.hook_pid() == Some(pid))
             {
                 self.hook_ended(index, status);
+            } else if let Some(index) = self.slots.iter().position(|s| s.post_start == Some(pid)) {
+                let ok = matches!(status, WaitStatus::Exited(_, 0));
+                self.post_start_ended(index, ok, format!("it ended with {status:?}"));
             } else if let Some(run) = self.execs.iter_mut().find(|r| r.pid == pid) {
                 run.exit_code = exit_code(status).map(|(code, _)| code);
                 self.pump(Source::Exec(pid), true);
@@ -117,6 +120,9 @@ impl Supervisor {
 
     fn container_exited(&mut self, index: usize, status: WaitStatus) {
         self.pump(Source::Container(index), true);
+        if let Some(hook) = self.slots[index].post_start.take() {
+            let _ = kill(Pid::from_raw(hook), Signal::SIGKILL);
+        }
         let Some((code, signal)) = exit_code(status) else {
             return;
         };

@@ -120,6 +120,25 @@ fn answer(stream: &UnixStream, response: &Response) {
     let _ = (&*stream).write_all(&line);
 }
 
+/// Write one answer line with `fd` riding along (`SCM_RIGHTS`).
+fn answer_with_fd(stream: &UnixStream, response: &Response, fd: &OwnedFd) {
+    use nix::sys::socket::{ControlMessage, sendmsg};
+    let mut line = serde_json::to_vec(&Envelope {
+        version: VERSION,
+        message: response,
+    })
+    .unwrap_or_default();
+    line.push(b'\n');
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let fds = [fd.as_raw_fd()];
+    let rights = [ControlMessage::ScmRights(&fds)];
+    let iov = [std::io::IoSlice::new(&line)];
+    if let Ok(sent) = sendmsg::<()>(stream.as_raw_fd(), &iov, &rights, MsgFlags::empty(), None) {
+        let _ = (&*stream).write_all(&line[sent..]);
+    }
+}
+
 fn error(message: impl Into<String>) -> Response {
     Response::Error {
         message: message.into(),
@@ -197,6 +216,10 @@ impl Supervisor {
                 let connection = self.server.connections.remove(at);
                 answer(&connection.stream, &response);
             }
+            Outcome::WithFd(response, fd) => {
+                let connection = self.server.connections.remove(at);
+                answer_with_fd(&connection.stream, &response, &fd);
+            }
         }
     }
 
@@ -271,6 +294,13 @@ impl Supervisor {
                     Outcome::Later(Wait::Removed(container))
                 }
             },
+            Request::Attach { container } => {
+                let index = match index(&container) {
+                    Ok(i) => i,
+                    Err(e) => return Outcome::Now(e),
+                };
+                self.attach(index)
+            }
             Request::Exec {
                 container,
                 command,
@@ -403,6 +433,34 @@ impl Supervisor {
     }
 
     /// Add a client's container, not started (see [`Request::Add`]).
+    /// Hand a client the input end of the running container at `index`.
+    fn attach(&mut self, index: usize) -> Outcome {
+        let slot = &mut self.slots[index];
+        let name = slot.spec.name.clone();
+        if !slot.life.is_running() {
+            return Outcome::Now(error(format!("container {name} is not running")));
+        }
+        let once = slot.spec.stdin_once;
+        let (fd, tty) = match &slot.input {
+            None => {
+                return Outcome::Now(error(format!(
+                    "container {name} was not started with stdin or tty: attach can only show its output"
+                )));
+            }
+            // stdinOnce: the first client takes the pipe; its end is the container's EOF.
+            Some(super::Input::Pipe(_)) if once => match slot.input.take() {
+                Some(super::Input::Pipe(fd)) => (Ok(fd), false),
+                _ => unreachable!("matched a pipe"),
+            },
+            Some(super::Input::Pipe(fd)) => (fd.try_clone(), false),
+            Some(super::Input::Terminal(fd)) => (fd.try_clone(), true),
+        };
+        match fd {
+            Ok(fd) => Outcome::WithFd(Response::Attached { tty }, fd),
+            Err(e) => Outcome::Now(error(format!("copy the input of {name}: {e}"))),
+        }
+    }
+
     fn add_container(&mut self, container: serde_json::Value) -> Result<(), String> {
         let (spec, image) =
             super::delegate::add_container(&self.record, &self.paths.root, &container)
@@ -456,6 +514,8 @@ impl Supervisor {
 enum Outcome {
     Now(Response),
     Later(Wait),
+    /// An answer with a descriptor riding along.
+    WithFd(Response, OwnedFd),
 }
 
 /// Pipes for an exec whose output is returned: the process's ends and ours.

@@ -75,7 +75,12 @@ impl Supervisor {
             })?;
             let spec = container::pause_spec(&self.record, netns.as_deref(), &rootfs, host)?;
             let mut created = step("pause: create container", || {
-                container::create(&id, &dir.join("bundle"), &spec, &state_root, out, err)
+                let stdio = container::Stdio::Pipes {
+                    stdin: None,
+                    stdout: out,
+                    stderr: err,
+                };
+                container::create(&id, &dir.join("bundle"), &spec, &state_root, stdio)
             })?;
             let pid = step("pause: start container", || container::start(&mut created))?;
             if loopback {
@@ -167,6 +172,9 @@ impl Supervisor {
                     "Started",
                     format!("Started container {name}"),
                 );
+                if let Some(hook) = self.slots[index].spec.post_start.clone() {
+                    self.begin_post_start(index, hook);
+                }
             }
             Err(SupervisorError::CreateConfig(message)) => {
                 self.cleanup_container(index);
@@ -323,11 +331,8 @@ impl Supervisor {
                 let _ = std::fs::remove_file(path);
             }
         }
-        let (out_read, out_write) = pipe()?;
-        let (err_read, err_write) = pipe()?;
-        for fd in [&out_read, &err_read] {
-            set_nonblocking(fd)?;
-        }
+        let streams = Streams::new(&self.slots[index].spec, &self.paths.root)?;
+        let (stdio, streams) = streams.split();
         let id = self.paths.container_id(&name);
         let dir = self.paths.container(&name);
         let state_root = self.state_root();
@@ -358,14 +363,7 @@ impl Supervisor {
             };
             let spec = container::app_spec(&self.record, spec, &place, host)?;
             let mut created = step(format_args!("{name}: create container"), || {
-                container::create(
-                    &id,
-                    &dir.join("bundle"),
-                    &spec,
-                    &state_root,
-                    out_write,
-                    err_write,
-                )
+                container::create(&id, &dir.join("bundle"), &spec, &state_root, stdio)
             })?;
             step(format_args!("{name}: start container"), || {
                 container::start(&mut created)
@@ -376,7 +374,7 @@ impl Supervisor {
             index,
             child,
             log,
-            outputs: [out_read, err_read],
+            streams,
         })
     }
 
@@ -386,15 +384,34 @@ impl Supervisor {
             index,
             child,
             log,
-            outputs: [out_read, err_read],
+            streams,
         } = creating;
         let pid = child.wait()?;
+        let (outputs, input) = match streams {
+            ParentStreams::Pipes { outputs, input } => {
+                let [out_read, err_read] = outputs;
+                let outputs = vec![
+                    Output::new(out_read, LineBuffer::new(Stream::Stdout)),
+                    Output::new(err_read, LineBuffer::new(Stream::Stderr)),
+                ];
+                (outputs, input.map(super::Input::Pipe))
+            }
+            ParentStreams::Console {
+                dir: _dir,
+                listener,
+            } => {
+                let master = container::console::receive_master(&listener, CONSOLE_WAIT)
+                    .map_err(io("receive the container's terminal"))?;
+                set_nonblocking(&master)?;
+                let read = master.try_clone().map_err(io("copy the terminal's fd"))?;
+                let outputs = vec![Output::new(read, LineBuffer::new(Stream::Stdout))];
+                (outputs, Some(super::Input::Terminal(master)))
+            }
+        };
         let slot = &mut self.slots[index];
         slot.oom_before = crate::cgroups::oom_kills(&slot.cgroup).unwrap_or(0);
-        slot.outputs = vec![
-            Output::new(out_read, LineBuffer::new(Stream::Stdout)),
-            Output::new(err_read, LineBuffer::new(Stream::Stderr)),
-        ];
+        slot.outputs = outputs;
+        slot.input = input;
         slot.log = Some(log);
         Ok(pid)
     }
@@ -416,7 +433,75 @@ impl Supervisor {
     pub(super) fn cleanup_container(&mut self, index: usize) {
         let name = self.slots[index].spec.name.clone();
         container::destroy(&self.state_root(), &self.paths.container_id(&name));
+        self.slots[index].input = None;
         let _ = overlay::unmount_rootfs(&self.paths.container(&name).join("rootfs"));
+    }
+}
+
+/// How long the runtime has to send a container's terminal.
+const CONSOLE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A container's standard streams as they are being made: the child's ends
+/// go to the runtime, the supervisor keeps the others.
+struct Streams {
+    child: container::Stdio,
+    parent: ParentStreams,
+}
+
+/// The supervisor's ends of a container's streams.
+enum ParentStreams {
+    /// The read ends of stdout and stderr, and the write end of stdin (`stdin: true`).
+    Pipes {
+        outputs: [OwnedFd; 2],
+        input: Option<OwnedFd>,
+    },
+    /// The socket the runtime sends the terminal's master to (`tty: true`),
+    /// in its private folder (removed when dropped).
+    Console {
+        dir: tempfile::TempDir,
+        listener: std::os::unix::net::UnixListener,
+    },
+}
+
+impl Streams {
+    fn new(spec: &crate::spec::Container, root: &std::path::Path) -> Result<Self, SupervisorError> {
+        if spec.tty {
+            let dir =
+                container::console::socket_dir(root).map_err(io("make the console folder"))?;
+            let socket = dir.path().join("s");
+            let listener = std::os::unix::net::UnixListener::bind(&socket)
+                .map_err(io("listen for the container's terminal"))?;
+            return Ok(Self {
+                child: container::Stdio::Console(socket),
+                parent: ParentStreams::Console { dir, listener },
+            });
+        }
+        let (out_read, out_write) = pipe()?;
+        let (err_read, err_write) = pipe()?;
+        for fd in [&out_read, &err_read] {
+            set_nonblocking(fd)?;
+        }
+        let (stdin, input) = if spec.stdin {
+            let (read, write) = pipe()?;
+            (Some(read), Some(write))
+        } else {
+            (None, None)
+        };
+        Ok(Self {
+            child: container::Stdio::Pipes {
+                stdin,
+                stdout: out_write,
+                stderr: err_write,
+            },
+            parent: ParentStreams::Pipes {
+                outputs: [out_read, err_read],
+                input,
+            },
+        })
+    }
+
+    fn split(self) -> (container::Stdio, ParentStreams) {
+        (self.child, self.parent)
     }
 }
 
@@ -473,7 +558,7 @@ struct Creating {
     child: Pending,
     log: crate::logs::LogFile,
     /// The read ends of its stdout and stderr.
-    outputs: [OwnedFd; 2],
+    streams: ParentStreams,
 }
 
 /// A throw-away child at work; [`Pending::wait`] reads its answer (the new

@@ -1,6 +1,7 @@
 //! One file per podctl command, each with its clap arguments and its `run`.
 
 pub mod apply;
+pub mod attach;
 pub mod create;
 pub mod delete;
 pub mod describe;
@@ -85,6 +86,11 @@ pub enum Command {
     ///
     /// Example: podctl exec web -c content -- wget -qO- http://localhost:8080/
     Exec(exec::ExecArgs),
+    /// Show a running container's output from now on and, with -i, send it
+    /// this terminal's input (a container with stdin: true or tty: true).
+    ///
+    /// Example: echo hello | podctl attach reader -i
+    Attach(attach::AttachArgs),
     /// Forward local ports to ports of a pod, as kubectl port-forward does
     /// (no hostPort needed); Ctrl-C ends it.
     ///
@@ -157,6 +163,7 @@ pub fn run(globals: &Globals, command: Command) -> anyhow::Result<u8> {
     match command {
         Command::Run(args) => return run::run(globals, args),
         Command::Exec(args) => return exec::run(root, args),
+        Command::Attach(args) => attach::run(root, args)?,
         Command::Image(command) => image::run(globals, command)?,
         Command::Apply(args) => apply::run(globals, args)?,
         Command::Create(command) => create::run(root, command)?,
