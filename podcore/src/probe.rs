@@ -113,7 +113,8 @@ pub fn check_network(pause_pid: i32, action: &ProbeAction, timeout: Duration) ->
     let result = match action {
         ProbeAction::TcpSocket { port } => connect(*port, timeout).is_some(),
         ProbeAction::HttpGet { port, path } => http_ok(*port, path, timeout),
-        ProbeAction::Exec(_) => false,
+        // Run as processes of their own (see the supervisor's probes).
+        ProbeAction::Exec(_) | ProbeAction::Grpc { .. } => false,
     };
     if let Err(e) = nix::sched::setns(&own, nix::sched::CloneFlags::CLONE_NEWNET) {
         tracing::error!(error = %e, "cannot return to the supervisor's network namespace");

@@ -464,3 +464,60 @@ spec:
         0
     );
 }
+
+/// A process killed when dropped: a helper a test started.
+struct Helper(std::process::Child);
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn grpc_probes_call_the_health_checking_protocol() {
+    let root = Root::with_busybox();
+    let manifest = "apiVersion: v1
+kind: Pod
+metadata: {name: grpc}
+spec:
+  containers:
+  - name: serving
+    image: busybox
+    command: [sleep, '3600']
+    readinessProbe: {grpc: {port: 50051}, periodSeconds: 1}
+  - name: down
+    image: busybox
+    command: [sleep, '3600']
+    readinessProbe: {grpc: {port: 50051, service: down}, periodSeconds: 1}
+";
+    root.start(manifest, &[]);
+    let pause = root.runtime_status("grpc")["sandbox"]["pause_pid"]
+        .as_i64()
+        .unwrap() as i32;
+    // The server runs in the pod's network namespace (it needs no image).
+    let _server = Helper(
+        tests::nsenter(pause)
+            .arg("-n")
+            .arg(tests::bin("grpc-health-server"))
+            .arg("50051")
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(Duration::from_secs(20), || {
+        (root.container_status("grpc", "serving")["ready"] == true).then_some(())
+    })
+    .expect("SERVING makes the container ready");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        root.container_status("grpc", "down")["ready"],
+        false,
+        "NOT_SERVING keeps it unready"
+    );
+    let (_, describe, _) = root.podctl(&["describe", "pod", "grpc"]);
+    assert!(
+        describe.contains("Readiness probe of container down failed"),
+        "{describe}"
+    );
+}

@@ -233,6 +233,9 @@ pub enum ProbeAction {
     TcpSocket { port: u16 },
     /// GET a path on the pod's loopback: 200-399 passes.
     HttpGet { port: u16, path: String },
+    /// The gRPC health checking protocol's `Check` of `service` on the
+    /// pod's loopback: SERVING passes.
+    Grpc { port: u16, service: String },
 }
 
 /// A liveness, readiness or startup probe with Kubernetes' defaults applied.

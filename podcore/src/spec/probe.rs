@@ -16,12 +16,21 @@ pub(super) fn probe(c: &k8s::Container, field: &str, at: &Field) -> Option<Probe
         _ => c.startup_probe.as_ref(),
     }?;
     let at = at.at(field);
-    let action = match (&p.exec, &p.tcp_socket, &p.http_get) {
-        (Some(exec), None, None) => ProbeAction::Exec(exec.command.clone().unwrap_or_default()),
-        (None, Some(tcp), None) => ProbeAction::TcpSocket {
+    let action = match (&p.exec, &p.tcp_socket, &p.http_get, &p.grpc) {
+        (Some(exec), None, None, None) => {
+            ProbeAction::Exec(exec.command.clone().unwrap_or_default())
+        }
+        (None, Some(tcp), None, None) => ProbeAction::TcpSocket {
             port: port(c, &tcp.port, &at.at("tcpSocket.port")),
         },
-        (None, None, Some(http)) => {
+        (None, None, None, Some(grpc)) => {
+            let number = IntOrString::Int(grpc.port);
+            ProbeAction::Grpc {
+                port: port(c, &number, &at.at("grpc.port")),
+                service: grpc.service.clone().unwrap_or_default(),
+            }
+        }
+        (None, None, Some(http), None) => {
             if http.scheme.as_deref().is_some_and(|s| s != "HTTP") {
                 at.at("httpGet.scheme").error("only HTTP is supported");
             }
@@ -34,7 +43,7 @@ pub(super) fn probe(c: &k8s::Container, field: &str, at: &Field) -> Option<Probe
             }
         }
         _ => {
-            at.error("set exactly one of exec, tcpSocket and httpGet");
+            at.error("set exactly one of exec, tcpSocket, httpGet and grpc");
             return None;
         }
     };

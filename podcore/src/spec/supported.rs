@@ -139,6 +139,7 @@ const SUPPORTED: &[(&str, &[&str])] = &[
             "exec",
             "tcpSocket",
             "httpGet",
+            "grpc",
             "initialDelaySeconds",
             "periodSeconds",
             "timeoutSeconds",

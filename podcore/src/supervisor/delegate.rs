@@ -61,6 +61,33 @@ fn run(
         .join("; "))
 }
 
+/// Start a gRPC health check (`podctl internal grpc-probe`) in the network
+/// namespace of `pause_pid`: a process of its own, whose exit code (0:
+/// SERVING) the supervisor reaps like an exec probe's. Its pid.
+pub(super) fn grpc_probe(
+    pause_pid: i32,
+    port: u16,
+    service: &str,
+    timeout: std::time::Duration,
+) -> Result<i32, String> {
+    let child = Command::new(podctl()?)
+        .args(["internal", "grpc-probe", "--netns"])
+        .arg(format!("/proc/{pause_pid}/ns/net"))
+        .arg("--port")
+        .arg(port.to_string())
+        .arg("--service")
+        .arg(service)
+        .arg("--timeout-ms")
+        .arg(timeout.as_millis().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("run podctl: {e}"))?;
+    // Reaped by the supervisor's loop, not through this handle.
+    Ok(child.id() as i32)
+}
+
 /// An image as a pod uses it, pulled first when `pull`.
 pub(super) fn resolve_image(
     record: &PodRecord,

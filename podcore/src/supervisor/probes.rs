@@ -81,6 +81,20 @@ impl Supervisor {
                             Err(_) => self.probe_result(index, probe, false),
                         }
                     }
+                    ProbeAction::Grpc { port, service } => {
+                        let started = self
+                            .pause_pid
+                            .ok_or_else(|| "no sandbox".to_string())
+                            .and_then(|pause| {
+                                super::delegate::grpc_probe(pause, port, &service, timeout)
+                            });
+                        match started {
+                            Ok(pid) => {
+                                self.slots[index].probes[probe].running = Some((pid, now + timeout))
+                            }
+                            Err(_) => self.probe_result(index, probe, false),
+                        }
+                    }
                     action => {
                         let ok = self.pause_pid.is_some_and(|pause| {
                             crate::probe::check_network(pause, &action, timeout)

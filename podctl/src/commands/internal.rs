@@ -24,13 +24,18 @@ pub enum InternalCommand {
     /// UID's manifest and resolve its image (by its imagePullPolicy); print
     /// the pod's new spec and the image as JSON.
     AddContainer { uid: String },
+    /// One gRPC health check in a pod's network (a `grpc` probe); exit 0
+    /// when SERVING.
+    GrpcProbe(super::grpc_probe::GrpcProbeArgs),
 }
 
 pub fn run(globals: &Globals, command: InternalCommand) -> anyhow::Result<()> {
     let (root, registries) = (&globals.root, &globals.registries);
-    let store = &globals.store()?;
     match command {
+        // A probe runs every few seconds: it touches nothing but the pod's network.
+        InternalCommand::GrpcProbe(args) => return super::grpc_probe::run(args),
         InternalCommand::ResolveImage { image, pull } => {
+            let store = &globals.store()?;
             if pull {
                 quiet(registries)?
                     .pull(store, &image)
@@ -40,6 +45,7 @@ pub fn run(globals: &Globals, command: InternalCommand) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&resolved)?);
         }
         InternalCommand::AddContainer { uid } => {
+            let store = &globals.store()?;
             let paths = podcore::pod::PodPaths::new(root, &uid);
             let record: podcore::pod::PodRecord =
                 podcore::pod::read_json(&paths.record()).context("read the pod's record")?;

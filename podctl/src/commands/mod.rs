@@ -7,6 +7,7 @@ pub mod delete;
 pub mod describe;
 pub mod exec;
 pub mod get;
+pub mod grpc_probe;
 pub mod image;
 pub mod inspect;
 pub mod internal;
