@@ -89,14 +89,12 @@ async fn check(port: u16, service: &str) -> anyhow::Result<u64> {
         let _ = body.flow_control().release_capacity(chunk.len());
         data.extend_from_slice(&chunk);
     }
-    if let Some(trailers) = body
+    let trailers = body
         .trailers()
         .await
-        .context("read the answer's trailers")?
-    {
-        if let Some(v) = trailers.get("grpc-status") {
-            grpc_status = Some(v.to_str().unwrap_or("?").to_string());
-        }
+        .context("read the answer's trailers")?;
+    if let Some(v) = trailers.as_ref().and_then(|t| t.get("grpc-status")) {
+        grpc_status = Some(v.to_str().unwrap_or("?").to_string());
     }
     match grpc_status.as_deref() {
         Some("0") => {}
