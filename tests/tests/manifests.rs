@@ -521,3 +521,69 @@ spec:
         "{describe}"
     );
 }
+
+/// What an example needs beyond `podctl run -d -f`.
+fn example_flags(name: &str) -> &'static [&'static str] {
+    match name {
+        "restart-backoff.yml" => &["--backoff", "200ms,1s"],
+        _ => &[],
+    }
+}
+
+#[test]
+fn every_example_runs() {
+    let mut examples: Vec<String> = std::fs::read_dir(tests::workspace().join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yml") || n.ends_with(".yaml") || n.ends_with(".toml"))
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 10, "{examples:?}");
+    for name in examples {
+        let root = Root::with_busybox();
+        let file = tests::workspace().join("examples").join(&name);
+        let mut args = vec!["run", "-d", "-f", file.to_str().unwrap()];
+        args.extend_from_slice(example_flags(&name));
+        let (code, out, err) = root.podctl(&args);
+        assert_eq!(code, 0, "{name}: {out}{err}");
+        let pods: Vec<String> = out.lines().map(str::to_string).collect();
+        assert!(!pods.is_empty(), "{name} ran no pod: {err}");
+        for pod in pods {
+            // Every container got past its creation: none waits on a config or create error.
+            let settled = wait_for(Duration::from_secs(30), || {
+                let object = root.pod(&pod);
+                let statuses = object["status"]["containerStatuses"].as_array()?.clone();
+                let created = statuses.iter().all(|c| {
+                    let reason = c["state"]["waiting"]["reason"].as_str().unwrap_or("");
+                    !matches!(reason, "ContainerCreating" | "PodInitializing")
+                        && !reason.starts_with("CreateContainer")
+                });
+                (created && object["status"]["phase"] != "Pending").then_some(object)
+            });
+            assert!(
+                settled.is_some(),
+                "{name}: pod {pod} did not get going: {}",
+                root.pod(&pod)["status"]
+            );
+        }
+    }
+}
+
+#[test]
+fn the_hooks_example_runs_its_hook_first_and_reports_its_message() {
+    let root = Root::with_busybox();
+    root.start(&tests::example("hooks-probes-and-messages.yml"), &[]);
+    wait_for(Duration::from_secs(30), || {
+        (root.container_status("hooked", "app")["ready"] == true).then_some(())
+    })
+    .expect("the hook fetched the page the readiness probe looks for");
+    let reporter = wait_for(Duration::from_secs(30), || {
+        let s = root.container_status("hooked", "reporter");
+        s["state"]["terminated"].is_object().then_some(s)
+    })
+    .unwrap();
+    assert_eq!(
+        reporter["state"]["terminated"]["message"],
+        "checked 3 disks\n"
+    );
+}
