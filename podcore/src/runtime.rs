@@ -188,7 +188,14 @@ pub fn prepare(
         let _ = std::fs::remove_dir_all(&paths.dir);
         release_name(root, &record.spec.namespace, &record.spec.name, &uid);
     };
+    // The pod's folder is root's alone: its volumes hold Secrets' files,
+    // its logs what its containers print (containers reach their volumes
+    // through bind mounts, not through this folder).
     let written = std::fs::create_dir_all(&paths.dir)
+        .and_then(|()| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&paths.dir, std::fs::Permissions::from_mode(0o700))
+        })
         .map_err(crate::pod::io("create", &paths.dir))
         .and_then(|()| write_json(&paths.record(), &record));
     if let Err(error) = written {

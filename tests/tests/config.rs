@@ -84,12 +84,14 @@ fn configmaps_and_secrets_reach_the_containers_env_and_files() {
     assert_ne!(code, 0, "a files volume must be read-only");
     assert!(err.contains("Read-only"), "{err}");
 
-    // The Secret is kept private on the host.
+    // The Secret is kept private on the host: its stored object, and the
+    // pod's folder holding its volume's files.
     let secret = root
         .path()
         .join("objects/default/secret/web-credentials.json");
-    let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&secret), 0o600);
+    assert_eq!(mode(&root.path().join("pods").join(uid)), 0o700);
 }
 
 const APPLIED: &str = "apiVersion: v1
