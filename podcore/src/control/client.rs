@@ -100,13 +100,23 @@ impl Client {
     }
 }
 
+/// An attached container: its output comes on `output` (after `first`).
+#[derive(Debug)]
+pub struct Attached {
+    /// Its output is a terminal's.
+    pub tty: bool,
+    /// Its input end, when it was asked for.
+    pub input: Option<std::os::fd::OwnedFd>,
+    /// Output read with the answer.
+    pub first: Vec<u8>,
+    /// The rest of its output, until it ends.
+    pub output: UnixStream,
+}
+
 impl Client {
-    /// Send `request` and take the answer with the descriptor that may ride
-    /// along with it (`SCM_RIGHTS`), as `Attached` has.
-    pub fn call_receiving_fd(
-        mut self,
-        request: &Request,
-    ) -> Result<(Response, Option<std::os::fd::OwnedFd>), ClientError> {
+    /// Send an `Attach` request: the answer, the input end riding along
+    /// with it (`SCM_RIGHTS`) and the connection its output then comes on.
+    pub fn attach(mut self, request: &Request) -> Result<Attached, ClientError> {
         use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
         use std::os::fd::FromRawFd;
         let mut line = serde_json::to_vec(&Envelope {
@@ -118,7 +128,7 @@ impl Client {
         self.stream.write_all(&line)?;
         let mut answer = Vec::new();
         let mut fd = None;
-        while !answer.ends_with(b"\n") {
+        while !answer.contains(&b'\n') {
             let mut buffer = [0u8; 4096];
             let mut iov = [std::io::IoSliceMut::new(&mut buffer)];
             let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
@@ -144,9 +154,10 @@ impl Client {
             }
             answer.extend_from_slice(&buffer[..n]);
         }
-        if answer.is_empty() {
+        let Some(end) = answer.iter().position(|b| *b == b'\n') else {
             return Err(ClientError::NoAnswer);
-        }
+        };
+        let first = answer.split_off(end + 1);
         let envelope: Envelope<Response> = serde_json::from_slice(&answer).map_err(|e| {
             ClientError::Protocol(format!("{e}: {}", String::from_utf8_lossy(&answer).trim()))
         })?;
@@ -158,7 +169,15 @@ impl Client {
         }
         match envelope.message {
             Response::Error { message } => Err(ClientError::Refused(message)),
-            other => Ok((other, fd)),
+            Response::Attached { tty } => Ok(Attached {
+                tty,
+                input: fd,
+                first,
+                output: self.stream,
+            }),
+            other => Err(ClientError::Protocol(format!(
+                "an attach was answered with {other:?}"
+            ))),
         }
     }
 }

@@ -59,10 +59,16 @@ pub enum Request {
         #[serde(default)]
         timeout_seconds: Option<u64>,
     },
-    /// The input end of a running container started with `stdin` or `tty`:
-    /// answered with `Attached` and the descriptor (`SCM_RIGHTS`): its stdin
-    /// pipe (handed over for good with `stdinOnce`) or its terminal.
-    Attach { container: String },
+    /// Attach to a running container: answered with `Attached`, then its
+    /// output as it comes (raw bytes, stdout and stderr, or its terminal's)
+    /// on the same connection until it ends. With `stdin`, its input end
+    /// rides along with the answer (`SCM_RIGHTS`): its stdin pipe (handed
+    /// over for good with `stdinOnce`) or its terminal.
+    Attach {
+        container: String,
+        #[serde(default)]
+        stdin: bool,
+    },
 }
 
 /// Where an exec'd process's standard streams go.
@@ -105,7 +111,8 @@ pub enum Response {
         /// Output past [`MAX_CAPTURE`] was dropped.
         truncated: bool,
     },
-    /// A container's input end rides along with this answer.
+    /// Attached: the container's output follows; its input end rides
+    /// along when it was asked for.
     Attached {
         tty: bool,
     },

@@ -146,6 +146,9 @@ pub struct Supervisor {
     signals: OwnedFd,
     server: server::Server,
     execs: Vec<spawn::ExecRun>,
+    /// Attached clients: a container's name and the connection its output
+    /// is copied to as it comes.
+    attachments: Vec<(String, std::os::unix::net::UnixStream)>,
     dirty: bool,
 }
 
@@ -208,6 +211,7 @@ impl Supervisor {
             signals,
             server,
             execs: Vec::new(),
+            attachments: Vec::new(),
             dirty: true,
         };
         let declared: Vec<(Container, bool)> = supervisor

@@ -109,6 +109,8 @@ impl Supervisor {
             return;
         };
         let Some(log) = slot.log.as_mut() else { return };
+        let attachments = &mut self.attachments;
+        let name = slot.spec.name.as_str();
         let mut buffer = [0u8; 8192];
         let mut closed = Vec::new();
         for (i, output) in slot.outputs.iter_mut().enumerate() {
@@ -121,6 +123,7 @@ impl Supervisor {
                     }
                     Ok(n) => {
                         let _ = output.buffer.push(&buffer[..n], log);
+                        copy_to_attached(attachments, name, &buffer[..n]);
                     }
                     Err(nix::errno::Errno::EAGAIN) => {
                         if final_read {
@@ -145,6 +148,19 @@ impl Supervisor {
         }
         if slot.outputs.is_empty() && final_read {
             slot.log = None;
+            // The container has ended: its attached clients see the end.
+            attachments.retain(|(n, _)| n != name);
         }
     }
+}
+
+/// Copy a container's output to its attached clients; one that cannot take
+/// it now (or has gone) is dropped, so no client slows the pod down.
+fn copy_to_attached(
+    attachments: &mut Vec<(String, std::os::unix::net::UnixStream)>,
+    name: &str,
+    bytes: &[u8],
+) {
+    use std::io::Write;
+    attachments.retain_mut(|(n, stream)| n != name || stream.write_all(bytes).is_ok());
 }

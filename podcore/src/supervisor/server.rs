@@ -216,9 +216,17 @@ impl Supervisor {
                 let connection = self.server.connections.remove(at);
                 answer(&connection.stream, &response);
             }
-            Outcome::WithFd(response, fd) => {
+            Outcome::Attach(index, response, fd) => {
                 let connection = self.server.connections.remove(at);
-                answer_with_fd(&connection.stream, &response, &fd);
+                match &fd {
+                    Some(fd) => answer_with_fd(&connection.stream, &response, fd),
+                    None => answer(&connection.stream, &response),
+                }
+                // The output is copied as it comes and never waited for.
+                if connection.stream.set_nonblocking(true).is_ok() {
+                    let name = self.slots[index].spec.name.clone();
+                    self.attachments.push((name, connection.stream));
+                }
             }
         }
     }
@@ -294,12 +302,12 @@ impl Supervisor {
                     Outcome::Later(Wait::Removed(container))
                 }
             },
-            Request::Attach { container } => {
+            Request::Attach { container, stdin } => {
                 let index = match index(&container) {
                     Ok(i) => i,
                     Err(e) => return Outcome::Now(e),
                 };
-                self.attach(index)
+                self.attach(index, stdin)
             }
             Request::Exec {
                 container,
@@ -433,15 +441,20 @@ impl Supervisor {
     }
 
     /// Add a client's container, not started (see [`Request::Add`]).
-    /// Hand a client the input end of the running container at `index`.
-    fn attach(&mut self, index: usize) -> Outcome {
+    /// Attach a client to the running container at `index`: its output,
+    /// and with `stdin` its input end.
+    fn attach(&mut self, index: usize, stdin: bool) -> Outcome {
         let slot = &mut self.slots[index];
         let name = slot.spec.name.clone();
         if !slot.life.is_running() {
             return Outcome::Now(error(format!("container {name} is not running")));
         }
+        let tty = slot.spec.tty;
+        if !stdin {
+            return Outcome::Attach(index, Response::Attached { tty }, None);
+        }
         let once = slot.spec.stdin_once;
-        let (fd, tty) = match &slot.input {
+        let (fd, _) = match &slot.input {
             None => {
                 return Outcome::Now(error(format!(
                     "container {name} was not started with stdin or tty: attach can only show its output"
@@ -456,7 +469,7 @@ impl Supervisor {
             Some(super::Input::Terminal(fd)) => (fd.try_clone(), true),
         };
         match fd {
-            Ok(fd) => Outcome::WithFd(Response::Attached { tty }, fd),
+            Ok(fd) => Outcome::Attach(index, Response::Attached { tty }, Some(fd)),
             Err(e) => Outcome::Now(error(format!("copy the input of {name}: {e}"))),
         }
     }
@@ -514,8 +527,9 @@ impl Supervisor {
 enum Outcome {
     Now(Response),
     Later(Wait),
-    /// An answer with a descriptor riding along.
-    WithFd(Response, OwnedFd),
+    /// Attached to the container at this index: the answer (with its
+    /// input end, if asked for), then its output on the connection.
+    Attach(usize, Response, Option<OwnedFd>),
 }
 
 /// Pipes for an exec whose output is returned: the process's ends and ours.

@@ -1,24 +1,19 @@
 //! `podctl attach POD [-c CONTAINER] [-i] [-t]`: the output of a running
-//! container's main process from now on (read from its log, as it is
-//! written), and with `-i` this terminal's input sent to its stdin (a
-//! container started with `stdin: true`) or its terminal (`tty: true`).
-//! It ends when the container ends, or with Ctrl-C. Output reaches the log,
-//! and so this command, a line at a time.
+//! container's main process from now on, as the supervisor reads it (raw:
+//! a terminal's prompt shows before its line ends), and with `-i` this
+//! terminal's input sent to its stdin (a container started with `stdin:
+//! true`) or its terminal (`tty: true`). It ends when the container ends,
+//! or with Ctrl-C.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use podcore::control;
-use podcore::logs::{RunsFollower, Start};
 use podcore::status::ContainerState;
 
 use crate::pods::Pod;
-
-/// How often the log is looked at for more.
-const FOLLOW_EVERY: Duration = Duration::from_millis(50);
 
 /// `podctl attach` arguments.
 #[derive(clap::Args)]
@@ -40,59 +35,47 @@ pub struct AttachArgs {
 pub fn run(root: &Path, args: AttachArgs) -> anyhow::Result<()> {
     let pod = Pod::find(root, &args.namespace, &args.name)?;
     let container = pod.pick_container(args.container.as_deref())?;
-    let run = match pod.container(&container) {
-        Some(c) if matches!(c.state, ContainerState::Running { .. }) => c.restart_count,
-        _ => bail!(
+    let running = pod
+        .container(&container)
+        .is_some_and(|c| matches!(c.state, ContainerState::Running { .. }));
+    if !running {
+        bail!(
             "container {container} of pod {} is not running: attach needs a running container",
             args.name
-        ),
+        );
+    }
+    let request = control::Request::Attach {
+        container: container.clone(),
+        stdin: args.stdin,
     };
-    let input = if args.stdin {
-        let client = control::Client::connect(&pod.paths)?;
-        let request = control::Request::Attach {
-            container: container.clone(),
-        };
-        match client
-            .call_receiving_fd(&request)
-            .with_context(|| format!("attach to {}/{container}", args.name))?
-        {
-            (control::Response::Attached { tty }, Some(fd)) => Some((fd, tty)),
-            (other, _) => bail!("attach: unexpected answer {other:?}"),
-        }
-    } else {
-        None
-    };
-    let raw = match &input {
-        Some((_, true)) if args.tty => Some(crate::terminal::RawMode::enter()),
-        _ => None,
-    };
-    // A terminal in raw mode needs the carriage return too.
-    let newline: &[u8] = if raw.is_some() { b"\r\n" } else { b"\n" };
-    if let Some((fd, _)) = input {
+    let attached = control::Client::connect(&pod.paths)?
+        .attach(&request)
+        .with_context(|| format!("attach to {}/{container}", args.name))?;
+    let raw = (args.tty && attached.tty && args.stdin).then(crate::terminal::RawMode::enter);
+    if let Some(fd) = attached.input {
         std::thread::spawn(move || forward_input(fd));
     }
-    // From now on: what is already in the log was before the attach.
-    let mut follower = RunsFollower::new(&pod.paths.logs(&container), run, Start::Tail(0));
+    // The output as the supervisor copies it, until the container ends.
     let mut out = std::io::stdout().lock();
+    out.write_all(&attached.first)?;
+    out.flush()?;
+    let mut output = attached.output;
+    let mut buffer = [0u8; 8192];
     loop {
-        let printed = follower.poll(|_, line| {
-            out.write_all(line.as_bytes())?;
-            out.write_all(newline)
-        });
-        printed
-            .and_then(|()| out.flush())
-            .context("write the container's output")?;
-        if super::logs::ended(&pod.paths, &container) {
-            let _ = follower.poll(|_, line| {
-                out.write_all(line.as_bytes())?;
-                out.write_all(newline)
-            });
-            let _ = out.flush();
-            drop(raw);
-            return Ok(());
+        let n = match output.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("read the container's output"),
+        };
+        match out.write_all(&buffer[..n]).and_then(|()| out.flush()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+            Err(e) => return Err(e).context("write the container's output"),
         }
-        std::thread::sleep(FOLLOW_EVERY);
     }
+    drop(raw);
+    Ok(())
 }
 
 /// Copy this process's stdin to the container's input until it ends; the

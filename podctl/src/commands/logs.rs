@@ -112,7 +112,7 @@ fn done(printed: std::io::Result<()>) -> std::io::Result<bool> {
 
 /// Whether a container will write no more: it ended without a restart to
 /// come, or its pod has ended or is gone.
-pub fn ended(paths: &podcore::pod::PodPaths, container: &str) -> bool {
+fn ended(paths: &podcore::pod::PodPaths, container: &str) -> bool {
     let Some(status) = pods::status_of(paths) else {
         return true;
     };
