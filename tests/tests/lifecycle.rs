@@ -239,6 +239,15 @@ spec:
         side["state"]["terminated"].is_object(),
         "the sidecar was stopped after the job: {side}"
     );
+    assert_eq!(
+        side["ready"], false,
+        "a stopped sidecar is not listed ready: {side}"
+    );
+    let (_, table, _) = root.podctl(&["get", "pods"]);
+    assert!(
+        table.contains("0/2"),
+        "the job and its stopped sidecar, neither ready: {table}"
+    );
     let job_end = pod["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"]
         .as_str()
         .unwrap()
