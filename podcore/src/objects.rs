@@ -249,20 +249,14 @@ fn check_names(object: &Object) -> Result<(), ObjectError> {
     Ok(())
 }
 
-/// A DNS-1123 label: a namespace.
+/// A namespace: a DNS-1123 label.
 fn is_label(part: &str) -> bool {
-    !part.is_empty()
-        && part.len() <= 63
-        && part
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !part.starts_with('-')
-        && !part.ends_with('-')
+    crate::spec::is_dns_label(part)
 }
 
-/// A DNS-1123 subdomain: an object's name.
+/// An object's name: a DNS-1123 subdomain.
 pub fn is_subdomain(name: &str) -> bool {
-    name.len() <= 253 && name.split('.').all(is_label)
+    crate::spec::is_dns_subdomain(name)
 }
 
 /// A valid ConfigMap or Secret key.

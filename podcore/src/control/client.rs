@@ -85,18 +85,7 @@ impl Client {
         if answer.is_empty() {
             return Err(ClientError::NoAnswer);
         }
-        let envelope: Envelope<Response> = serde_json::from_str(&answer)
-            .map_err(|e| ClientError::Protocol(format!("{e}: {}", answer.trim())))?;
-        if envelope.version != VERSION {
-            return Err(ClientError::Protocol(format!(
-                "protocol version {} (this podctl speaks {VERSION})",
-                envelope.version
-            )));
-        }
-        match envelope.message {
-            Response::Error { message } => Err(ClientError::Refused(message)),
-            other => Ok(other),
-        }
+        decode(answer.as_bytes())
     }
 }
 
@@ -158,17 +147,7 @@ impl Client {
             return Err(ClientError::NoAnswer);
         };
         let first = answer.split_off(end + 1);
-        let envelope: Envelope<Response> = serde_json::from_slice(&answer).map_err(|e| {
-            ClientError::Protocol(format!("{e}: {}", String::from_utf8_lossy(&answer).trim()))
-        })?;
-        if envelope.version != VERSION {
-            return Err(ClientError::Protocol(format!(
-                "protocol version {} (this podctl speaks {VERSION})",
-                envelope.version
-            )));
-        }
-        match envelope.message {
-            Response::Error { message } => Err(ClientError::Refused(message)),
+        match decode(&answer)? {
             Response::Attached { tty } => Ok(Attached {
                 tty,
                 input: fd,
@@ -179,6 +158,23 @@ impl Client {
                 "an attach was answered with {other:?}"
             ))),
         }
+    }
+}
+
+/// An answer line: this protocol's version, a refusal as [`ClientError::Refused`].
+fn decode(line: &[u8]) -> Result<Response, ClientError> {
+    let envelope: Envelope<Response> = serde_json::from_slice(line).map_err(|e| {
+        ClientError::Protocol(format!("{e}: {}", String::from_utf8_lossy(line).trim()))
+    })?;
+    if envelope.version != VERSION {
+        return Err(ClientError::Protocol(format!(
+            "protocol version {} (this podctl speaks {VERSION})",
+            envelope.version
+        )));
+    }
+    match envelope.message {
+        Response::Error { message } => Err(ClientError::Refused(message)),
+        other => Ok(other),
     }
 }
 

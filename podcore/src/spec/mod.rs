@@ -31,6 +31,7 @@ mod volume;
 use std::collections::BTreeMap;
 
 pub use model::*;
+pub use names::{is_dns_label, is_dns_subdomain};
 
 /// How a warning about a field Kubernetes does not know ends (after its path).
 pub const UNKNOWN_FIELD: &str = ": unknown field, ignored";

@@ -236,7 +236,7 @@ mod tests {
             "nodeName": "n1",
             "containers": [
                 {"name": "a", "env": [{"name": "X", "valueFrom": {"fileKeyRef": {}}}]},
-                {"name": "b", "livenessProbe": {"grpc": {}}, "resources": {"limits": {"nvidia.com/gpu": 1}}}
+                {"name": "b", "livenessProbe": {"terminationGracePeriodSeconds": 5}, "resources": {"limits": {"nvidia.com/gpu": 1}}}
             ],
             "initContainers": [{"name": "i", "lifecycle": {"stopSignal": "SIGINT"}}],
             "volumes": [{"name": "v", "nfs": {}, "projected": {"sources": [{"serviceAccountToken": {}}]}}]
@@ -250,7 +250,7 @@ mod tests {
             paths,
             [
                 "spec.containers[0].env[0].valueFrom.fileKeyRef",
-                "spec.containers[1].livenessProbe.grpc",
+                "spec.containers[1].livenessProbe.terminationGracePeriodSeconds",
                 "spec.containers[1].resources.limits.nvidia.com/gpu",
                 "spec.initContainers[0].lifecycle.stopSignal",
                 "spec.os",

@@ -116,11 +116,11 @@ fn unsupported_fields_are_errors_not_ignored() {
         "{errors:?}"
     );
     let probe = errors_of(
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    livenessProbe: {grpc: {port: 9000}}\n",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    livenessProbe: {exec: {command: [x]}, terminationGracePeriodSeconds: 5}\n",
     );
     assert!(
         probe.contains(
-            &"spec.containers[0].livenessProbe.grpc: not supported by podctl yet: remove it"
+            &"spec.containers[0].livenessProbe.terminationGracePeriodSeconds: not supported by podctl yet: remove it"
                 .to_string()
         ),
         "{probe:?}"

@@ -107,8 +107,9 @@ impl Server {
     }
 }
 
-/// Write one answer line; a client that does not read it in a second loses it.
-fn answer(stream: &UnixStream, response: &Response) {
+/// One answer as the line written, the stream made ready to write it: a
+/// client that does not read it in a second loses it.
+fn answer_line(stream: &UnixStream, response: &Response) -> Vec<u8> {
     let mut line = serde_json::to_vec(&Envelope {
         version: VERSION,
         message: response,
@@ -117,20 +118,19 @@ fn answer(stream: &UnixStream, response: &Response) {
     line.push(b'\n');
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    line
+}
+
+/// Write one answer line.
+fn answer(stream: &UnixStream, response: &Response) {
+    let line = answer_line(stream, response);
     let _ = (&*stream).write_all(&line);
 }
 
 /// Write one answer line with `fd` riding along (`SCM_RIGHTS`).
 fn answer_with_fd(stream: &UnixStream, response: &Response, fd: &OwnedFd) {
     use nix::sys::socket::{ControlMessage, sendmsg};
-    let mut line = serde_json::to_vec(&Envelope {
-        version: VERSION,
-        message: response,
-    })
-    .unwrap_or_default();
-    line.push(b'\n');
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let line = answer_line(stream, response);
     let fds = [fd.as_raw_fd()];
     let rights = [ControlMessage::ScmRights(&fds)];
     let iov = [std::io::IoSlice::new(&line)];

@@ -67,23 +67,15 @@ pub fn run(root: &Path, args: GetArgs) -> anyhow::Result<()> {
     }
     match args.output {
         Some(format @ (GetOutput::Json | GetOutput::Yaml)) => {
-            let objects: Vec<k8s_openapi::api::core::v1::Pod> = pods
+            let objects: Vec<serde_json::Value> = pods
                 .iter()
                 .map(|p| podcore::kube::pod_object(&p.record, p.status.as_ref()))
                 .chain(unreadable.iter().map(|(e, why)| {
                     podcore::kube::unreadable_pod_object(&e.namespace, &e.name, &e.uid, why)
                 }))
+                .map(|pod| serde_json::to_value(pod).expect("a pod serialises"))
                 .collect();
-            let value = if args.name.is_some() {
-                serde_json::to_value(&objects[0])?
-            } else {
-                serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects, "metadata": {"resourceVersion": ""}})
-            };
-            if format == GetOutput::Json {
-                println!("{}", serde_json::to_string_pretty(&value)?);
-            } else {
-                print!("{}", serde_yaml_ng::to_string(&value)?);
-            }
+            print_api_objects(objects, args.name.is_some(), format)?;
         }
         Some(GetOutput::Name) => {
             for pod in &pods {
@@ -108,6 +100,25 @@ pub fn run(root: &Path, args: GetArgs) -> anyhow::Result<()> {
             let wide = args.output == Some(GetOutput::Wide);
             table(&pods, &unreadable, wide, args.all_namespaces)?;
         }
+    }
+    Ok(())
+}
+
+/// API objects as `-o json|yaml` prints them: the one named, else a `List`.
+pub fn print_api_objects(
+    mut items: Vec<serde_json::Value>,
+    named: bool,
+    format: GetOutput,
+) -> anyhow::Result<()> {
+    let value = if named && items.len() == 1 {
+        items.remove(0)
+    } else {
+        serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}})
+    };
+    if format == GetOutput::Json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!("{}", serde_yaml_ng::to_string(&value)?);
     }
     Ok(())
 }

@@ -40,16 +40,7 @@ pub fn get(
     match format {
         Some(format @ (GetOutput::Json | GetOutput::Yaml)) => {
             let items: Vec<serde_json::Value> = objects.iter().map(api_object).collect();
-            let value = if name.is_some() {
-                items[0].clone()
-            } else {
-                serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}})
-            };
-            if format == GetOutput::Json {
-                println!("{}", serde_json::to_string_pretty(&value)?);
-            } else {
-                print!("{}", serde_yaml_ng::to_string(&value)?);
-            }
+            crate::commands::get::print_api_objects(items, name.is_some(), format)?;
         }
         Some(GetOutput::Name) => {
             for object in &objects {
