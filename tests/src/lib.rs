@@ -375,8 +375,28 @@ impl Default for Root {
 
 impl Drop for Root {
     fn drop(&mut self) {
-        if self.path().join("pods/by-name").exists() {
-            let _ = self.podctl(&["delete", "pod", "--all", "--grace-period", "0"]);
+        // Every namespace's pods (a by-name entry is `<namespace>_<name>`).
+        let mut namespaces: Vec<String> = std::fs::read_dir(self.path().join("pods/by-name"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.split_once('_').map(|(ns, _)| ns.to_string())
+            })
+            .collect();
+        namespaces.sort();
+        namespaces.dedup();
+        for namespace in namespaces {
+            let _ = self.podctl(&[
+                "delete",
+                "pod",
+                "--all",
+                "--grace-period",
+                "0",
+                "-n",
+                &namespace,
+            ]);
         }
         let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
         let prefix = self.path().to_string_lossy().into_owned();
