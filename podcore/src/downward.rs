@@ -46,7 +46,9 @@ impl PodFacts {
             pod_ips: pod_ips.to_vec(),
             host_ips: host_ip.map(str::to_string).into_iter().collect(),
             cpu_capacity_millis: cpus * 1000,
-            memory_capacity: crate::container::Host::get().memory_capacity,
+            memory_capacity: crate::container::host::memory_capacity(
+                &std::fs::read_to_string("/proc/meminfo").unwrap_or_default(),
+            ),
         }
     }
 }

@@ -2,7 +2,6 @@
 //! so that building a spec reads nothing.
 
 use std::path::Path;
-use std::sync::OnceLock;
 
 /// The host as container specs need it.
 #[derive(Debug, Clone)]
@@ -21,14 +20,8 @@ pub struct Host {
 }
 
 impl Host {
-    /// The facts, read the first time and kept for the process's life (the
-    /// supervisor reads them before it forks the children that build specs).
-    pub fn get() -> &'static Host {
-        static HOST: OnceLock<Host> = OnceLock::new();
-        HOST.get_or_init(Host::read)
-    }
-
-    /// Read the facts now.
+    /// Read the facts now (the supervisor's create children do, so the
+    /// long-lived supervisor keeps no copy of the mount table).
     pub fn read() -> Host {
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -43,7 +36,7 @@ impl Host {
 }
 
 /// `MemTotal` of a `/proc/meminfo` text, in bytes (1 GiB when unreadable).
-fn memory_capacity(meminfo: &str) -> u64 {
+pub fn memory_capacity(meminfo: &str) -> u64 {
     meminfo
         .lines()
         .find_map(|l| {

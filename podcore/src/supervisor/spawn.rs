@@ -53,8 +53,9 @@ impl Supervisor {
         let netns = crate::network::pinned_netns(&self.paths.root, &self.paths.uid);
         // A pinned namespace has lo up already (see `network::pin_netns`).
         let loopback = !self.record.spec.host_network && netns.is_none();
-        let host = container::Host::get();
         let pid = in_child(|| {
+            // Read in the child: the supervisor keeps no copy of the mount table.
+            let host = &container::Host::read();
             step("sandbox files (/etc, /dev/shm, volumes)", || {
                 crate::sandbox::prepare(
                     &self.record.spec,
@@ -336,8 +337,9 @@ impl Supervisor {
         let id = self.paths.container_id(&name);
         let dir = self.paths.container(&name);
         let state_root = self.state_root();
-        let host = container::Host::get();
         let child = fork_child(|| {
+            // Read in the child: the supervisor keeps no copy of the mount table.
+            let host = &container::Host::read();
             let spec = &self.slots[index].spec;
             crate::sandbox::sub_paths(&self.record, &self.paths, spec)?;
             let image = self.record.images.get(&name).ok_or_else(|| {
