@@ -236,3 +236,66 @@ spec:
     assert_eq!(code, 1);
     assert!(err.contains("secret/s already exists"), "{err}");
 }
+
+#[test]
+fn create_makes_objects_from_files_and_folders_and_get_shows_them() {
+    let root = Root::with_busybox();
+    let files = root.path().join("conf");
+    std::fs::create_dir_all(files.join("dir")).unwrap();
+    std::fs::write(files.join("nginx.conf"), "worker_processes 1;\n").unwrap();
+    std::fs::write(files.join("dir/a.txt"), "A").unwrap();
+    std::fs::write(files.join("dir/b.bin"), [0u8, 159, 146, 150]).unwrap();
+    let at = |p: &str| files.join(p).display().to_string();
+    let (code, out, err) = root.podctl(&[
+        "create",
+        "configmap",
+        "web",
+        "--from-file",
+        &at("nginx.conf"),
+        "--from-file",
+        &format!("main.conf={}", at("nginx.conf")),
+        "--from-file",
+        &at("dir"),
+        "--from-literal",
+        "mode=fast",
+    ]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "configmap/web created\n"),
+        "{err}"
+    );
+    let (code, json, err) = root.podctl(&["get", "configmap", "web", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let object: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(object["kind"], "ConfigMap");
+    assert_eq!(object["data"]["nginx.conf"], "worker_processes 1;\n");
+    assert_eq!(object["data"]["main.conf"], "worker_processes 1;\n");
+    assert_eq!(object["data"]["a.txt"], "A");
+    assert_eq!(object["data"]["mode"], "fast");
+    // Bytes that are not text are binaryData, base64.
+    assert_eq!(object["binaryData"]["b.bin"], "AJ+Slg==");
+    let (_, table, _) = root.podctl(&["get", "configmaps"]);
+    assert!(
+        table.starts_with("NAME") && table.contains("web"),
+        "{table}"
+    );
+    let (code, out, _) = root.podctl(&[
+        "create",
+        "secret",
+        "generic",
+        "db",
+        "--from-literal",
+        "password=hunter2",
+    ]);
+    assert_eq!((code, out.as_str()), (0, "secret/db created\n"));
+    let (_, secret, _) = root.podctl(&["get", "secret", "db", "-o", "json"]);
+    let secret: serde_json::Value = serde_json::from_str(&secret).unwrap();
+    assert_eq!(
+        secret["data"]["password"], "aHVudGVyMg==",
+        "a Secret's values are base64"
+    );
+    let (code, out, _) = root.podctl(&["delete", "configmap", "web"]);
+    assert_eq!((code, out.as_str()), (0, "configmap \"web\" deleted\n"));
+    let (code, _, err) = root.podctl(&["get", "configmap", "web"]);
+    assert_eq!(code, 3, "{err}");
+}
