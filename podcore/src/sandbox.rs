@@ -180,12 +180,45 @@ pub fn sub_paths(
             }
             VolumeSource::HostPath { .. } => continue,
         };
-        let dir = base.join(sub);
-        if !dir.exists() {
-            std::fs::create_dir_all(&dir).map_err(io("create subPath", &dir))?;
+        sub_path_beneath(&base, sub)?;
+    }
+    Ok(())
+}
+
+/// Walk `sub` below `base` one part at a time, making missing folders, and
+/// refuse a part that is a symbolic link: a container that can write the
+/// volume could have planted one pointing anywhere on the host, and the
+/// bind mount of the path would follow it (CVE-2017-1002101's class).
+fn sub_path_beneath(base: &Path, sub: &str) -> Result<(), PodError> {
+    let mut at = base.to_path_buf();
+    for part in Path::new(sub).components() {
+        let std::path::Component::Normal(part) = part else {
+            return Err(refused(&at, "is not a plain relative path"));
+        };
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(refused(
+                    &at,
+                    "is a symbolic link: a subPath may not follow one",
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir(&at).map_err(io("create subPath", &at))?;
+            }
+            Err(e) => return Err(io("read subPath", &at)(e)),
         }
     }
     Ok(())
+}
+
+/// A subPath refused for `why`.
+fn refused(path: &Path, why: &str) -> PodError {
+    io("use subPath", path)(std::io::Error::new(
+        std::io::ErrorKind::PermissionDenied,
+        why.to_string(),
+    ))
 }
 
 /// Check (and make, for the `...OrCreate` types and no type) the host paths

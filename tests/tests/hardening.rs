@@ -535,3 +535,40 @@ fn a_supervisor_dying_at_start_is_quoted_and_leaves_nothing() {
     let pods = tree(&root.path().join("pods"));
     assert!(pods.is_empty() || pods == ["by-name"], "{pods:?}");
 }
+
+#[test]
+fn a_sub_path_through_a_planted_symlink_is_refused() {
+    let root = tests::Root::with_busybox();
+    let marker = root.path().join("host-secret");
+    std::fs::create_dir_all(&marker).unwrap();
+    std::fs::write(marker.join("token"), "host only").unwrap();
+    // The init container can write the emptyDir: it plants a link to a host folder.
+    let manifest = format!(
+        "apiVersion: v1
+kind: Pod
+metadata: {{name: planted}}
+spec:
+  volumes: [{{name: shared, emptyDir: {{}}}}]
+  initContainers:
+  - name: plant
+    image: busybox
+    command: [ln, -s, {target}, /shared/escape]
+    volumeMounts: [{{name: shared, mountPath: /shared}}]
+  containers:
+  - name: victim
+    image: busybox
+    command: [sh, -c, 'cat /mnt/token; sleep 3600']
+    volumeMounts: [{{name: shared, mountPath: /mnt, subPath: escape}}]
+",
+        target = marker.display()
+    );
+    root.start(&manifest, &["--backoff", "200ms,1s"]);
+    let status = tests::wait_for(std::time::Duration::from_secs(20), || {
+        let s = root.container_status("planted", "victim");
+        (s["state"]["waiting"]["reason"] == "CreateContainerError").then_some(s)
+    })
+    .expect("the container is not made");
+    let message = status["state"]["waiting"]["message"].as_str().unwrap();
+    assert!(message.contains("symbolic link"), "{message}");
+    assert!(!root.logs("planted", "victim").contains("host only"));
+}
