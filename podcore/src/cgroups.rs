@@ -126,6 +126,96 @@ pub fn comount_links() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Keeps the kernel's cgroup migration lock in its fast state while pods start.
+///
+/// Every write to a `cgroup.procs` file (libcontainer makes one per v1
+/// hierarchy for each new container) takes the kernel's global
+/// `cgroup_threadgroup_rwsem` for writing; when no writer came in the last
+/// RCU grace period, that first takes a whole grace period (10-20 ms on this
+/// project's VM: the larger part of a container's create). A writer that comes
+/// within a grace period of the previous one pays nothing. So while it lives,
+/// a `MigrationWarmth` rewrites this process's own cgroup membership (a move
+/// into the cgroup it is already in: nothing changes) every few milliseconds
+/// from a thread of its own: the one slow wait overlaps the rest of `podctl
+/// run`'s work instead of every pod's first create. Best effort: where the
+/// write is refused, nothing is kept warm and pods start as before.
+pub struct MigrationWarmth {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How often the warmth is renewed: well inside one grace period.
+const WARMTH_PERIOD: std::time::Duration = std::time::Duration::from_millis(3);
+
+impl MigrationWarmth {
+    /// Start keeping the lock warm; it stops when this is dropped.
+    pub fn start() -> Self {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = own_procs_file().and_then(|path| {
+            std::thread::Builder::new()
+                .name("cgroup-warmth".into())
+                .spawn(move || {
+                    while let Ok(mut file) = std::fs::OpenOptions::new().write(true).open(&path) {
+                        use std::io::Write;
+                        if file.write_all(b"0").is_err() {
+                            return;
+                        }
+                        drop(file);
+                        match stopped.recv_timeout(WARMTH_PERIOD) {
+                            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                            _ => return,
+                        }
+                    }
+                })
+                .ok()
+        });
+        Self { stop, thread }
+    }
+}
+
+impl Drop for MigrationWarmth {
+    fn drop(&mut self) {
+        let _ = self.stop.send(());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The `cgroup.procs` file of this process's own cgroup in one mounted
+/// hierarchy (the lock is one for all hierarchies, v1 and v2).
+fn own_procs_file() -> Option<PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    own_procs_file_in(&own, &mounts).filter(|path| path.is_file())
+}
+
+/// [`own_procs_file`] from the texts of `/proc/self/cgroup` and `/proc/self/mounts`.
+fn own_procs_file_in(own: &str, mounts: &str) -> Option<PathBuf> {
+    own.lines().find_map(|line| {
+        let mut fields = line.splitn(3, ':');
+        let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+        let target = mounts.lines().find_map(|mount| {
+            let fields: Vec<&str> = mount.split_whitespace().collect();
+            let (target, kind, options) = (fields.get(1)?, fields.get(2)?, fields.get(3)?);
+            let found = if controllers.is_empty() {
+                *kind == "cgroup2"
+            } else {
+                *kind == "cgroup" && {
+                    let options: Vec<&str> = options.split(',').collect();
+                    controllers.split(',').all(|c| options.contains(&c))
+                }
+            };
+            found.then(|| PathBuf::from(target))
+        })?;
+        Some(
+            target
+                .join(path.trim_start_matches('/'))
+                .join("cgroup.procs"),
+        )
+    })
+}
+
 /// Remove the pod's cgroup folders (deepest first) in every hierarchy, and
 /// the QoS parents when they are left empty. Processes must be gone.
 pub fn remove_pod_cgroups(uid: &str) {
@@ -240,6 +330,29 @@ fn parse_oom_kill(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_procs_file_on_v1_hybrid_and_v2_hosts() {
+        let v1_mounts = "cgroup /sys/fs/cgroup/unified cgroup2 rw,nosuid 0 0\n\
+            cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,nosuid,cpu,cpuacct 0 0\n\
+            cgroup /sys/fs/cgroup/pids cgroup rw,nosuid,pids 0 0\n";
+        let own = "9:cpu,cpuacct:/user.slice\n8:pids:/\n0::/\n";
+        assert_eq!(
+            own_procs_file_in(own, v1_mounts),
+            Some(PathBuf::from(
+                "/sys/fs/cgroup/cpu,cpuacct/user.slice/cgroup.procs"
+            ))
+        );
+        let v2_mounts = "cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid 0 0\n";
+        assert_eq!(
+            own_procs_file_in("0::/init.scope\n", v2_mounts),
+            Some(PathBuf::from("/sys/fs/cgroup/init.scope/cgroup.procs"))
+        );
+        assert_eq!(
+            own_procs_file_in("0::/\n", "proc /proc proc rw 0 0\n"),
+            None
+        );
+    }
 
     #[test]
     fn kubelet_arithmetic() {

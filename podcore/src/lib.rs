@@ -18,6 +18,7 @@ pub mod image;
 pub mod image_cleanup;
 pub mod kube;
 pub mod logs;
+pub mod namespaces;
 pub mod network;
 pub mod objects;
 pub mod pod;

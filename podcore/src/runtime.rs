@@ -202,14 +202,31 @@ pub fn prepare(
         undo();
         return Err(error.into());
     }
+    let started = std::time::Instant::now();
+    let kinds = crate::namespaces::wanted(&record.spec);
+    let pinned = crate::namespaces::pin(root, &uid, &record.spec, &kinds);
+    tracing::debug!(
+        "step namespaces pinned ({}): {:.1} ms",
+        kinds
+            .iter()
+            .map(|k| k.file())
+            .collect::<Vec<_>>()
+            .join(", "),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    if let Err(error) = pinned {
+        undo();
+        return Err(error.into());
+    }
     if !record.spec.host_network {
         let started = std::time::Instant::now();
         let made = crate::network::setup(root, &record, &record.options.cni);
         tracing::debug!(
-            "step pod network (namespace pinned, CNI ADD): {:.1} ms",
+            "step pod network (CNI ADD): {:.1} ms",
             started.elapsed().as_secs_f64() * 1000.0
         );
         if let Err(error) = made {
+            crate::namespaces::unpin_all(root, &uid);
             undo();
             return Err(error.into());
         }

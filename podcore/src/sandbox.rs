@@ -2,12 +2,10 @@
 //! (`/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`), the pod's `/dev/shm`,
 //! emptyDir volumes, loopback in the pod's network namespace, and teardown.
 
-use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::sched::{CloneFlags, setns};
 
 use crate::pod::{PodError, PodPaths, PodRecord, io};
 use crate::spec::{Container, Dns, DnsPolicy, HostPathType, PodSpec, VolumeSource};
@@ -284,16 +282,6 @@ pub fn host_paths(record: &PodRecord, container: &Container) -> Result<(), Strin
 
 fn write(path: &Path, text: &str) -> Result<(), PodError> {
     std::fs::write(path, text).map_err(io("write", path))
-}
-
-/// Bring `lo` up in the network namespace of `pid` (a fresh namespace has it down).
-pub fn loopback_up(pid: i32) -> std::io::Result<()> {
-    let own = File::open("/proc/self/ns/net")?;
-    let target = File::open(format!("/proc/{pid}/ns/net"))?;
-    setns(&target, CloneFlags::CLONE_NEWNET)?;
-    let result = set_up("lo");
-    setns(&own, CloneFlags::CLONE_NEWNET)?;
-    result
 }
 
 /// Bring `interface` up in this thread's network namespace.

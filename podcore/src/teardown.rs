@@ -98,9 +98,11 @@ fn teardown(root: &Path, pod: &PodEntry, keep_folder: bool) -> Leftovers {
     let network = if keep_folder {
         None
     } else {
-        crate::network::teardown(root, &pod.uid)
+        let network = crate::network::teardown(root, &pod.uid)
             .err()
-            .map(|e| e.to_string())
+            .map(|e| e.to_string());
+        crate::namespaces::unpin_all(root, &pod.uid);
+        network
     };
     crate::sandbox::teardown(
         &paths,

@@ -114,11 +114,24 @@ fn two_containers_share_net_ipc_uts_with_pause_and_nothing_else() {
     );
 
     let uid = pod_uid(&root, "two-containers-pod");
+    // pause joined the namespaces pinned before it, like every container:
+    // the pins are those very namespaces (an nsfs file's inode is its namespace's).
+    let pins = root.path().join("ns").join(&uid);
+    for kind in ["net", "ipc", "uts"] {
+        use std::os::unix::fs::MetadataExt;
+        let pin = std::fs::metadata(pins.join(kind)).unwrap().ino();
+        assert_eq!(
+            ns(pause, kind),
+            format!("{kind}:[{pin}]"),
+            "pause's {kind} is the pin"
+        );
+    }
     let (code, out, err) =
         root.podctl(&["delete", "pod", "two-containers-pod", "--grace-period", "0"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "pod \"two-containers-pod\" deleted\n");
     assert_gone(&root, &uid, &pids);
+    assert!(!pins.exists(), "the pins are removed with the pod");
 }
 
 #[test]
@@ -176,7 +189,7 @@ fn the_supervisor_is_its_own_binary_and_the_parent_of_every_container() {
     // The pod's mounts live in the supervisor's own mount namespace, not in
     // the host's table, which every new container would otherwise copy.
     assert_ne!(ns(supervisor, "mnt"), ns(std::process::id() as i32, "mnt"));
-    // Only the pinned network namespace is there (see `network`).
+    // Only the pinned namespaces are there (see `namespaces`).
     let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let pod_mounts: Vec<&str> = host
         .lines()
@@ -186,10 +199,17 @@ fn the_supervisor_is_its_own_binary_and_the_parent_of_every_container() {
         pod_mounts.is_empty(),
         "pod mounts in the host's table: {pod_mounts:?}"
     );
+    let mut pinned: Vec<&str> = host
+        .lines()
+        .filter(|l| l.contains(&uid))
+        .filter_map(|l| l.split_whitespace().nth(3))
+        .map(|ns| ns.split(':').next().unwrap())
+        .collect();
+    pinned.sort();
     assert_eq!(
-        host.lines().filter(|l| l.contains(&uid)).count(),
-        1,
-        "the pod's network namespace is pinned in the host's table: {host}"
+        pinned,
+        ["ipc", "net", "uts"],
+        "the pod's net, ipc and uts namespaces are pinned in the host's table: {host}"
     );
     let own = std::fs::read_to_string(format!("/proc/{supervisor}/mountinfo")).unwrap();
     let pod_dir = root.path().join("pods").join(&uid);
@@ -772,6 +792,10 @@ fn a_pod_whose_sandbox_fails_halfway_leaves_nothing_behind() {
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(run.is_empty(), "libcontainer state is left: {run:?}");
+    let pins: Vec<_> = std::fs::read_dir(root.path().join("ns"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(pins.is_empty(), "pinned namespaces are left: {pins:?}");
     let (code, table, _) = root.podctl(&["get", "pods"]);
     assert_eq!((code, table.as_str()), (0, ""));
     let leftovers = Command::new("sh")

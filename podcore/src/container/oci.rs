@@ -16,6 +16,7 @@ use super::process::{DEFAULT_PATH, process_args, process_env};
 use super::security::{capabilities, permitted_oom_score_adj, read_only_cgroups};
 use super::{ContainerError, spec_error};
 use crate::cgroups;
+use crate::namespaces::Joined;
 use crate::pod::{PodPaths, PodRecord};
 use crate::spec::{Container, Seccomp, VolumeSource};
 
@@ -54,13 +55,37 @@ fn finish(name: &str, value: Value) -> Result<Spec, ContainerError> {
         .map_err(|e| spec_error(name, format!("invalid runtime spec: {e}")))
 }
 
-/// The pause container's spec: new net/ipc/uts (and pid when shared)
-/// namespaces unless the pod uses the host's (the network namespace is the
-/// pod's pinned one, `netns`, when it has one), read-only root, shares 2,
+/// The namespaces a container joins or makes: the pod's pinned net, ipc
+/// and uts (none where the pod uses the host's), a PID namespace (pause's
+/// when `joined.pid` names it, else a new one, unless `hostPID`) and a
+/// mount namespace of its own.
+fn namespaces(pod: &crate::spec::PodSpec, joined: &Joined) -> Value {
+    let mut namespaces = vec![json!({"type": "mount"})];
+    for (kind, pin) in [
+        ("network", &joined.net),
+        ("ipc", &joined.ipc),
+        ("uts", &joined.uts),
+    ] {
+        if let Some(pin) = pin {
+            namespaces.push(json!({"type": kind, "path": pin}));
+        }
+    }
+    match &joined.pid {
+        Some(pause) => namespaces.push(json!({"type": "pid", "path": pause})),
+        None if !pod.host_pid => namespaces.push(json!({"type": "pid"})),
+        None => {}
+    }
+    json!(namespaces)
+}
+
+/// The pause container's spec: it joins the pod's pinned namespaces (whose
+/// hostname and sysctls are set already, see [`crate::namespaces`]) and
+/// makes the pod's PID namespace (`joined.pid` is `None` for pause);
+/// read-only root, no mounts it does not need, shares 2,
 /// `oom_score_adj` -998.
 pub fn pause_spec(
     record: &PodRecord,
-    netns: Option<&Path>,
+    joined: &Joined,
     rootfs: &Path,
     host: &Host,
 ) -> Result<Spec, ContainerError> {
@@ -69,32 +94,14 @@ pub fn pause_spec(
     spec.as_object_mut()
         .expect("spec is an object")
         .remove("hostname");
-    let mut namespaces = vec![json!({"type": "mount"})];
-    if !pod.host_network {
-        // The pod's pinned namespace (see `network`), else a fresh one.
-        namespaces.push(match netns {
-            Some(pinned) => json!({"type": "network", "path": pinned}),
-            None => json!({"type": "network"}),
-        });
-        namespaces.push(json!({"type": "uts"}));
-        spec["hostname"] = json!(pod.uts_hostname());
-    }
-    if !pod.host_ipc {
-        namespaces.push(json!({"type": "ipc"}));
-    }
-    if pod.share_process_namespace && !pod.host_pid {
-        namespaces.push(json!({"type": "pid"}));
-    }
-    if !pod.share_process_namespace {
-        // pause needs no PID namespace of its own, but must not see the host's processes either.
-        if !pod.host_pid {
-            namespaces.push(json!({"type": "pid"}));
-        }
-    }
-    spec["linux"]["namespaces"] = json!(namespaces);
-    // pause reads no cgroup file: it gets no cgroupfs at all.
+    spec["linux"]["namespaces"] = namespaces(pod, joined);
+    // pause reads no file: it gets /dev (for the runtime's device nodes)
+    // and nothing else, so its create does not wait on mounts it never uses.
     if let Some(mounts) = spec["mounts"].as_array_mut() {
-        mounts.retain(|m| m["destination"] != "/sys/fs/cgroup");
+        mounts.retain(|m| m["destination"] == "/dev");
+    }
+    for paths in ["maskedPaths", "readonlyPaths"] {
+        spec["linux"][paths] = json!([]);
     }
     spec["linux"]["cgroupsPath"] = json!(format!("/{}", record.sandbox_cgroup()));
     let limits = cgroups::Limits {
@@ -105,15 +112,6 @@ pub fn pause_spec(
     };
     spec["linux"]["resources"] = resources(&limits);
     spec["linux"]["seccomp"] = crate::seccomp::profile(&[]);
-    // Safe namespaced sysctls live in the pod's namespaces, which pause holds.
-    if !pod.sysctls.is_empty() {
-        let sysctls: serde_json::Map<String, Value> = pod
-            .sysctls
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
-        spec["linux"]["sysctl"] = Value::Object(sysctls);
-    }
     spec["root"] = json!({"path": rootfs, "readonly": true});
     spec["process"]["args"] = json!(["/pause"]);
     spec["process"]["env"] = json!([DEFAULT_PATH]);
@@ -132,8 +130,8 @@ pub fn pause_spec(
 /// root filesystem and user, found before its spec is built.
 pub struct Placement<'a> {
     pub paths: &'a PodPaths,
-    /// pause's pid: its namespaces are joined by `/proc/<pid>/ns/*`.
-    pub pause_pid: i32,
+    /// The pod's namespaces it joins.
+    pub joined: &'a Joined,
     /// The mounted root filesystem.
     pub rootfs: &'a Path,
     /// uid and gid (see [`super::process_user`]).
@@ -153,7 +151,7 @@ pub fn app_spec(
 ) -> Result<Spec, ContainerError> {
     let Placement {
         paths,
-        pause_pid,
+        joined,
         rootfs,
         user: (uid, gid),
         env,
@@ -172,21 +170,7 @@ pub fn app_spec(
         ));
     }
     let mut spec = base();
-    let ns = |kind: &str| json!({"type": kind, "path": format!("/proc/{pause_pid}/ns/{}", match kind { "network" => "net", other => other })});
-    let mut namespaces = vec![json!({"type": "mount"})];
-    if !pod.host_network {
-        namespaces.push(ns("network"));
-        namespaces.push(ns("uts"));
-    }
-    if !pod.host_ipc {
-        namespaces.push(ns("ipc"));
-    }
-    if pod.share_process_namespace && !pod.host_pid {
-        namespaces.push(ns("pid"));
-    } else if !pod.host_pid {
-        namespaces.push(json!({"type": "pid"}));
-    }
-    spec["linux"]["namespaces"] = json!(namespaces);
+    spec["linux"]["namespaces"] = namespaces(pod, joined);
     spec.as_object_mut()
         .expect("spec is an object")
         .remove("hostname");
@@ -373,6 +357,15 @@ spec:
         }
     }
 
+    fn joined() -> Joined {
+        Joined {
+            net: Some("/root/ns/u1/net".into()),
+            ipc: Some("/root/ns/u1/ipc".into()),
+            uts: Some("/root/ns/u1/uts".into()),
+            pid: None,
+        }
+    }
+
     fn app(record: &PodRecord, name: &str, host: &Host) -> Value {
         serde_json::to_value(app_oci(record, name, host)).unwrap()
     }
@@ -387,7 +380,7 @@ spec:
             .unwrap();
         let place = Placement {
             paths: &paths,
-            pause_pid: 4242,
+            joined: &joined(),
             rootfs: Path::new("/nonexistent/rootfs"),
             user: (1000, 3000),
             env: &[],
@@ -397,7 +390,7 @@ spec:
     }
 
     #[test]
-    fn an_app_joins_pause_and_runs_as_placed() {
+    fn an_app_joins_the_pinned_namespaces_and_runs_as_placed() {
         let record = record();
         let spec = app(&record, "app", &host(false));
         let joined: Vec<&str> = spec["linux"]["namespaces"]
@@ -408,11 +401,7 @@ spec:
             .collect();
         assert_eq!(
             joined,
-            [
-                "/proc/4242/ns/net",
-                "/proc/4242/ns/uts",
-                "/proc/4242/ns/ipc"
-            ]
+            ["/root/ns/u1/net", "/root/ns/u1/ipc", "/root/ns/u1/uts"]
         );
         assert_eq!(spec["process"]["user"]["uid"], 1000);
         assert_eq!(spec["process"]["user"]["gid"], 3000);
@@ -451,7 +440,7 @@ spec:
         let with = app(&record, "fixed", &host(true));
         assert_eq!(with["process"]["oomScoreAdj"], -997);
         let pause = |cap| {
-            let spec = pause_spec(&record, None, Path::new("/r"), &host(cap)).unwrap();
+            let spec = pause_spec(&record, &joined(), Path::new("/r"), &host(cap)).unwrap();
             serde_json::to_value(spec).unwrap()["process"]["oomScoreAdj"].clone()
         };
         assert_eq!(pause(true), -998);
@@ -459,21 +448,41 @@ spec:
     }
 
     #[test]
-    fn pause_uses_the_pinned_network_namespace_and_the_same_inputs_give_the_same_spec() {
+    fn pause_joins_the_pins_makes_the_pid_namespace_and_the_same_inputs_give_the_same_spec() {
         let record = record();
-        let netns = Path::new("/var/lib/podctl/netns/u1");
         let spec = serde_json::to_value(
-            pause_spec(&record, Some(netns), Path::new("/r"), &host(false)).unwrap(),
+            pause_spec(&record, &joined(), Path::new("/r"), &host(false)).unwrap(),
         )
         .unwrap();
-        let network = spec["linux"]["namespaces"]
+        let namespaces: Vec<(String, Option<String>)> = spec["linux"]["namespaces"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|n| n["type"] == "network")
-            .unwrap();
-        assert_eq!(network["path"], netns.to_str().unwrap());
-        assert_eq!(spec["hostname"], "web");
+            .map(|n| {
+                let path = n["path"].as_str().map(String::from);
+                (n["type"].as_str().unwrap().to_string(), path)
+            })
+            .collect();
+        let pinned = |kind: &str, file: &str| (kind.into(), Some(format!("/root/ns/u1/{file}")));
+        assert_eq!(
+            namespaces,
+            [
+                ("mount".into(), None),
+                pinned("network", "net"),
+                pinned("ipc", "ipc"),
+                pinned("uts", "uts"),
+                ("pid".into(), None)
+            ]
+        );
+        // The hostname is the pin's: the runtime must not set one.
+        assert!(spec.get("hostname").is_none());
+        let mounts: Vec<&str> = spec["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["destination"].as_str().unwrap())
+            .collect();
+        assert_eq!(mounts, ["/dev"]);
         // (Compared as specs: capabilities are sets, serialised in any order.)
         assert_eq!(
             app_oci(&record, "app", &host(false)),

@@ -229,7 +229,7 @@ fn exec(
     };
     // Only a namespace that is really pinned there (a pin made in another
     // mount namespace leaves a plain file here); DEL works without one.
-    let netns = if is_namespace(&runtime.netns) {
+    let netns = if crate::namespaces::is_namespace(&runtime.netns) {
         runtime.netns.display().to_string()
     } else {
         String::new()
@@ -281,12 +281,6 @@ fn exec(
     }
     serde_json::from_slice(&output.stdout)
         .map_err(|e| failed(format!("its result is not JSON: {e}")))
-}
-
-/// Whether `path` is a namespace file (nsfs), such as a pinned network namespace.
-pub fn is_namespace(path: &Path) -> bool {
-    nix::sys::statfs::statfs(path)
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::NSFS_MAGIC)
 }
 
 fn join(dirs: &[PathBuf]) -> String {

@@ -1,7 +1,7 @@
-//! The pod's network, the way containerd and CRI-O make it: a network
-//! namespace made and pinned (bind-mounted at `<root>/netns/<uid>`) before
-//! pause starts, given an interface and an IP by a chain of CNI plugins, and
-//! torn down again (CNI DEL, unpin) when the pod is deleted. pause joins the
+//! The pod's network, the way containerd and CRI-O make it: the pod's
+//! network namespace, pinned before any container (see [`crate::namespaces`]),
+//! given an interface and an IP by a chain of CNI plugins, and torn down
+//! again (CNI DEL, unpin) when the pod is deleted. Its containers join the
 //! namespace by its path, so it outlives a pause crash and the pod keeps its IP.
 //!
 //! The CNI chain is the first `*.conflist` of the CNI config folder
@@ -77,16 +77,17 @@ impl Attachment {
     }
 }
 
+use crate::namespaces::Shared;
+
 /// The pinned network namespace of the pod `uid`.
 pub fn netns_path(root: &Path, uid: &str) -> PathBuf {
-    root.join("netns").join(uid)
+    crate::namespaces::path(root, uid, Shared::Net)
 }
 
 /// The pod's pinned network namespace, when it is pinned and visible from
 /// this mount namespace.
 pub fn pinned_netns(root: &Path, uid: &str) -> Option<PathBuf> {
-    let path = netns_path(root, uid);
-    cni::is_namespace(&path).then_some(path)
+    crate::namespaces::pinned(root, uid, Shared::Net)
 }
 
 fn attachment_path(paths: &PodPaths) -> PathBuf {
@@ -183,9 +184,9 @@ pub fn port_mappings(record: &PodRecord) -> Vec<PortMapping> {
         .collect()
 }
 
-/// Make the pod's network: pin a new network namespace with `lo` up, run
-/// the CNI chain's ADD, keep the attachment in the pod's folder. Nothing
-/// is left on failure (what CNI added is deleted, the namespace unpinned).
+/// Make the pod's network in its pinned network namespace: run the CNI
+/// chain's ADD, keep the attachment in the pod's folder. Nothing is left
+/// of the ADD on failure (the pin is the caller's).
 pub fn setup(root: &Path, record: &PodRecord, cni: &CniPaths) -> Result<Attachment, NetworkError> {
     let mappings = port_mappings(record);
     let list = match Conflist::first_in(&cni.conf_dir)? {
@@ -210,14 +211,7 @@ pub fn setup(root: &Path, record: &PodRecord, cni: &CniPaths) -> Result<Attachme
         ),
         port_mappings: mappings,
     };
-    pin_netns(&netns)?;
-    let result = match cni::add(&list, &runtime) {
-        Ok(result) => result,
-        Err(error) => {
-            unpin_netns(&netns);
-            return Err(error.into());
-        }
-    };
+    let result = cni::add(&list, &runtime)?;
     let mut ips = cni::addresses(&result);
     ips.sort_by_key(|ip| ip.contains(':'));
     let attachment = Attachment {
@@ -233,7 +227,6 @@ pub fn setup(root: &Path, record: &PodRecord, cni: &CniPaths) -> Result<Attachme
             &attachment.runtime,
             Some(&attachment.result),
         );
-        unpin_netns(&netns);
         return Err(error.into());
     }
     Ok(attachment)
@@ -259,6 +252,7 @@ pub fn ensure(root: &Path, record: &PodRecord) -> Result<bool, NetworkError> {
         }
     }
     let _ = teardown(root, &record.uid);
+    crate::namespaces::pin(root, &record.uid, &record.spec, &[Shared::Net])?;
     setup(root, record, &record.options.cni)?;
     Ok(true)
 }
@@ -272,53 +266,11 @@ pub fn teardown(root: &Path, uid: &str) -> Result<(), CniError> {
         Some(a) => cni::del(&a.conflist, &a.runtime, Some(&a.result)),
         None => Ok(()),
     };
-    unpin_netns(&netns_path(root, uid));
+    crate::namespaces::unpin(root, uid, &[Shared::Net]);
     if result.is_ok() {
         let _ = std::fs::remove_file(attachment_path(&paths));
     }
     result
-}
-
-/// Create a network namespace and pin it at `path` (a bind mount of its nsfs
-/// file, as `ip netns add` does), with `lo` up. This process's own network
-/// namespace is unchanged afterwards. Call it from a single-threaded process
-/// (the calling thread moves into the new namespace for a moment).
-pub fn pin_netns(path: &Path) -> Result<(), NetworkError> {
-    use nix::mount::{MsFlags, mount};
-    use nix::sched::{CloneFlags, setns, unshare};
-    let dir = path.parent().expect("a pin lives in a folder");
-    std::fs::create_dir_all(dir).map_err(io("create", dir))?;
-    File::create(path).map_err(io("create", path))?;
-    let own = File::open("/proc/thread-self/ns/net")
-        .map_err(io("open", Path::new("/proc/thread-self/ns/net")))?;
-    let made = unshare(CloneFlags::CLONE_NEWNET)
-        .map_err(|e| io("make a network namespace for", path)(e.into()))
-        .and_then(|()| {
-            mount(
-                Some("/proc/thread-self/ns/net"),
-                path,
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .map_err(|e| io("pin the network namespace at", path)(e.into()))
-        })
-        .and_then(|()| crate::sandbox::set_up("lo").map_err(io("bring up lo in", path)));
-    // Back to where this thread was, whatever happened.
-    let back = setns(own.as_fd(), CloneFlags::CLONE_NEWNET);
-    if let Err(error) = made {
-        unpin_netns(path);
-        return Err(error.into());
-    }
-    back.map_err(|e| io("return from the network namespace", path)(e.into()))?;
-    Ok(())
-}
-
-/// Unpin (unmount and remove) a pinned namespace; the namespace itself goes
-/// once no process is in it. Missing pins are fine.
-pub fn unpin_netns(path: &Path) {
-    let _ = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH);
-    let _ = std::fs::remove_file(path);
 }
 
 /// A pod of the root that already publishes one of `record`'s hostPorts:

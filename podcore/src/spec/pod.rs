@@ -101,7 +101,10 @@ pub(super) fn to_model(
     let dns = dns(&spec, &at.clone());
     let sysctls = sysctls(
         &pod_security,
-        spec.host_network.unwrap_or(false),
+        (
+            spec.host_network.unwrap_or(false),
+            spec.host_ipc.unwrap_or(false),
+        ),
         &at.at("securityContext.sysctls"),
     );
     let fs_group = pod_security.fs_group.and_then(|g| {
@@ -188,10 +191,11 @@ const SAFE_SYSCTLS: &[&str] = &[
 ];
 
 /// `securityContext.sysctls`: safe ones only; none of the network ones
-/// with `hostNetwork` (they would change the host's).
+/// with `hostNetwork`, nor the IPC ones with `hostIPC` (they would change
+/// the host's).
 fn sysctls(
     security: &k8s::PodSecurityContext,
-    host_network: bool,
+    (host_network, host_ipc): (bool, bool),
     at: &Field,
 ) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -205,6 +209,10 @@ fn sysctls(
         } else if host_network && name.starts_with("net.") {
             at.item(i).at("name").error(format!(
                 "{name:?} would change the host's network: not with hostNetwork"
+            ));
+        } else if host_ipc && name.starts_with("kernel.") {
+            at.item(i).at("name").error(format!(
+                "{name:?} would change the host's IPC namespace: not with hostIPC"
             ));
         } else {
             out.push((name, s.value.clone()));

@@ -276,3 +276,28 @@ fn file_modes_are_octal_as_kubernetes_reads_yaml() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn sysctls_of_a_namespace_the_pod_takes_from_the_host_are_refused() {
+    let pod = |host: &str, sysctl: &str| {
+        format!(
+            "kind: Pod\nmetadata: {{name: p}}\nspec:\n  {host}: true\n  securityContext:\n    sysctls: [{{name: {sysctl}, value: '1'}}]\n  containers: [{{name: c, image: busybox}}]\n"
+        )
+    };
+    let errors = errors(&pod("hostNetwork", "net.ipv4.tcp_syncookies"));
+    assert!(
+        errors[0].starts_with("spec.securityContext.sysctls[0].name: \"net.ipv4.tcp_syncookies\" would change the host's network"),
+        "{errors:?}"
+    );
+    let errors = errors_of(&pod("hostIPC", "kernel.shm_rmid_forced"));
+    assert!(
+        errors[0].starts_with("spec.securityContext.sysctls[0].name: \"kernel.shm_rmid_forced\" would change the host's IPC namespace"),
+        "{errors:?}"
+    );
+    // The other namespace's sysctl is fine: it lives in the pod's own.
+    let parsed = one(&pod("hostIPC", "net.ipv4.tcp_syncookies"));
+    assert_eq!(
+        parsed.pod.sysctls,
+        [("net.ipv4.tcp_syncookies".to_string(), "1".to_string())]
+    );
+}

@@ -136,6 +136,10 @@ pub struct Supervisor {
     status: PodStatus,
     slots: Vec<Slot>,
     pause_pid: Option<i32>,
+    /// pause while its child creates it, beside the first containers.
+    pause_creating: Option<spawn::Pending>,
+    /// Why pause could not be made, for the loop to act on.
+    sandbox_error: Option<SupervisorError>,
     sandbox: Sandbox,
     /// The init containers are done and the app containers were started.
     initialized: bool,
@@ -178,8 +182,7 @@ pub fn run(root: &Path, uid: &str, ready: Option<File>) -> Result<(), Supervisor
         supervisor.fail_setup(&error);
         return Err(error);
     }
-    supervisor.event_loop();
-    Ok(())
+    supervisor.event_loop()
 }
 
 impl Supervisor {
@@ -204,6 +207,8 @@ impl Supervisor {
             status,
             slots: Vec::new(),
             pause_pid: None,
+            pause_creating: None,
+            sandbox_error: None,
             sandbox: Sandbox::Running,
             initialized: false,
             ready,
@@ -284,7 +289,8 @@ impl Supervisor {
     }
 
     /// The loop: gather what happened, let the rules decide, carry it out.
-    fn event_loop(&mut self) {
+    /// An error: the pod's first sandbox could not be made (podctl is told).
+    fn event_loop(&mut self) -> Result<(), SupervisorError> {
         loop {
             self.reap();
             if self.sandbox == Sandbox::Rebuilding
@@ -296,6 +302,15 @@ impl Supervisor {
             let finished = self.drive_pod_stop();
             if !finished {
                 self.schedule();
+                self.collect_pause();
+                if let Some(error) = self.sandbox_error.take() {
+                    if self.ready.is_some() {
+                        self.fail_setup(&error);
+                        return Err(error);
+                    }
+                    self.sandbox_failed(&error);
+                    continue;
+                }
                 self.run_probes();
             }
             self.update_phase();
@@ -303,7 +318,7 @@ impl Supervisor {
             self.report_start();
             if finished {
                 self.finish();
-                return;
+                return Ok(());
             }
             self.write_status();
             self.wait_for_events();

@@ -15,6 +15,7 @@ use nix::sys::wait::waitpid;
 use crate::container::{self, ExecIo};
 use crate::image::overlay;
 use crate::logs::{LineBuffer, Stream};
+use crate::namespaces::Joined;
 use crate::pod::PodPaths;
 use crate::status::{ContainerState, EventType, Terminated, TerminatedReason, WaitingReason};
 
@@ -38,24 +39,14 @@ impl Supervisor {
         PodPaths::run_dir(&self.paths.root)
     }
 
+    /// Make the sandbox: the pod's shared files, then pause, created by a
+    /// child of its own while the containers are made beside it (pause
+    /// joins the pod's pinned namespaces like every container, see
+    /// [`crate::namespaces`]). Its answer is read by [`Self::collect_pause`].
+    /// With a shared PID namespace pause must be that namespace's PID 1,
+    /// so it is waited for here, before any container.
     pub(super) fn start_sandbox(&mut self) -> Result<(), SupervisorError> {
-        let null = || {
-            File::options()
-                .write(true)
-                .open("/dev/null")
-                .map(OwnedFd::from)
-                .map_err(io("open /dev/null"))
-        };
-        let (out, err) = (null()?, null()?);
-        let id = self.paths.sandbox_id();
-        let dir = self.paths.sandbox_dir();
-        let state_root = self.state_root();
-        let netns = crate::network::pinned_netns(&self.paths.root, &self.paths.uid);
-        // A pinned namespace has lo up already (see `network::pin_netns`).
-        let loopback = !self.record.spec.host_network && netns.is_none();
-        let pid = in_child(|| {
-            // Read in the child: the supervisor keeps no copy of the mount table.
-            let host = &container::Host::read();
+        in_child(|| {
             step("sandbox files (/etc, /dev/shm, volumes)", || {
                 crate::sandbox::prepare(
                     &self.record.spec,
@@ -71,10 +62,27 @@ impl Supervisor {
                 );
                 crate::volumes::prepare(&self.record, &self.paths, &facts)
             })?;
+            Ok(0)
+        })?;
+        let null = || {
+            File::options()
+                .write(true)
+                .open("/dev/null")
+                .map(OwnedFd::from)
+                .map_err(io("open /dev/null"))
+        };
+        let (out, err) = (null()?, null()?);
+        let id = self.paths.sandbox_id();
+        let dir = self.paths.sandbox_dir();
+        let state_root = self.state_root();
+        let joined = self.joined(None)?;
+        let pending = fork_child(|| {
+            // Read in the child: the supervisor keeps no copy of the mount table.
+            let host = &container::Host::read();
             let rootfs = step("pause: mount root filesystem", || {
                 mount_rootfs(&dir, &self.record.pause.layers)
             })?;
-            let spec = container::pause_spec(&self.record, netns.as_deref(), &rootfs, host)?;
+            let spec = container::pause_spec(&self.record, &joined, &rootfs, host)?;
             let mut created = step("pause: create container", || {
                 let stdio = container::Stdio::Pipes {
                     stdin: None,
@@ -83,23 +91,50 @@ impl Supervisor {
                 };
                 container::create(&id, &dir.join("bundle"), &spec, &state_root, stdio)
             })?;
-            let pid = step("pause: start container", || container::start(&mut created))?;
-            if loopback {
-                step("pause: bring up loopback", || {
-                    crate::sandbox::loopback_up(pid)
-                })
-                .map_err(io("bring up loopback in the pod's network namespace"))?;
-            }
-            Ok(pid)
+            step("pause: start container", || container::start(&mut created))
+                .map_err(SupervisorError::from)
         })?;
-        self.pause_pid = Some(pid);
-        self.status.sandbox.pause_pid = Some(pid);
-        self.event(
-            EventType::Normal,
-            "SandboxReady",
-            format!("pause started as pid {pid}"),
-        );
+        self.pause_creating = Some(pending);
+        let pod = &self.record.spec;
+        if pod.share_process_namespace && !pod.host_pid {
+            self.collect_pause();
+            if let Some(error) = self.sandbox_error.take() {
+                return Err(error);
+            }
+        }
         Ok(())
+    }
+
+    /// Read pause's answer, if it is being created: its pid, or the error
+    /// kept in `sandbox_error` for the loop to act on.
+    pub(super) fn collect_pause(&mut self) {
+        let Some(pending) = self.pause_creating.take() else {
+            return;
+        };
+        match pending.wait() {
+            Ok(pid) => {
+                self.pause_pid = Some(pid);
+                self.status.sandbox.pause_pid = Some(pid);
+                self.event(
+                    EventType::Normal,
+                    "SandboxReady",
+                    format!("pause started as pid {pid}"),
+                );
+            }
+            Err(error) => self.sandbox_error = Some(error),
+        }
+    }
+
+    /// Where the pod's containers find its namespaces (pause's PID
+    /// namespace from `pause_pid`, when it is shared).
+    fn joined(&self, pause_pid: Option<i32>) -> Result<Joined, SupervisorError> {
+        Joined::of(
+            &self.paths.root,
+            &self.paths.uid,
+            &self.record.spec,
+            pause_pid,
+        )
+        .map_err(SupervisorError::Create)
     }
 
     /// Start the container at `index`; a failure ends its run with StartError.
@@ -137,6 +172,8 @@ impl Supervisor {
                 Err(error) => self.started(index, Err(error)),
             }
         }
+        // pause, when it is being made beside them, answers first.
+        self.collect_pause();
         for c in creating {
             let index = c.index;
             let result = self.end_create(c);
@@ -311,10 +348,14 @@ impl Supervisor {
     ) -> Result<Creating, SupervisorError> {
         let run =
             self.slots[index].status.restart_count + u32::from(self.slots[index].ever_started);
-        let pause_pid = self.pause_pid.ok_or(SupervisorError::Sys {
-            step: "start container",
-            source: std::io::Error::other("the sandbox is not running"),
-        })?;
+        let joined = self.joined(self.pause_pid)?;
+        let pod = &self.record.spec;
+        if pod.share_process_namespace && !pod.host_pid && joined.pid.is_none() {
+            return Err(SupervisorError::Sys {
+                step: "start container",
+                source: std::io::Error::other("the sandbox is not running"),
+            });
+        }
         let name = self.slots[index].spec.name.clone();
         std::fs::create_dir_all(self.paths.logs(&name)).map_err(io("create log folder"))?;
         let options = &self.record.options;
@@ -357,7 +398,7 @@ impl Supervisor {
             };
             let place = container::Placement {
                 paths: &self.paths,
-                pause_pid,
+                joined: &joined,
                 rootfs: &rootfs,
                 user: container::process_user(spec, image, &rootfs)?,
                 env: &env,
@@ -565,7 +606,7 @@ struct Creating {
 
 /// A throw-away child at work; [`Pending::wait`] reads its answer (the new
 /// process's pid, or why it could not be made) and reaps it.
-struct Pending {
+pub(super) struct Pending {
     child: nix::unistd::Pid,
     answer: OwnedFd,
 }

@@ -78,17 +78,21 @@ impl Supervisor {
                 self.status.sandbox.restarts += 1;
                 self.set_condition(ConditionType::Initialized, false);
             }
-            Err(error) => {
-                let error = chain(&error);
-                self.event(
-                    EventType::Warning,
-                    "FailedCreatePodSandBox",
-                    format!("cannot recreate the sandbox: {error}"),
-                );
-                self.fail_pod(PodReason::SandboxDied, None);
-                self.begin_stop(0, false);
-            }
+            Err(error) => self.sandbox_failed(&error),
         }
+        self.dirty = true;
+    }
+
+    /// A new sandbox could not be made after pause died: the pod fails.
+    pub(super) fn sandbox_failed(&mut self, error: &SupervisorError) {
+        let error = chain(error);
+        self.event(
+            EventType::Warning,
+            "FailedCreatePodSandBox",
+            format!("cannot recreate the sandbox: {error}"),
+        );
+        self.fail_pod(PodReason::SandboxDied, None);
+        self.begin_stop(0, false);
         self.dirty = true;
     }
 }

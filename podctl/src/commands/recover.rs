@@ -33,6 +33,13 @@ pub fn run(root: &Path, args: PodName) -> anyhow::Result<()> {
     if !left.is_empty() {
         bail!("pod {name}: what its last supervisor left cannot be removed: {left}");
     }
+    // Pins lost (a reboot unmounts them) are made anew; the network's below.
+    let kinds: Vec<_> = podcore::namespaces::wanted(&record.spec)
+        .into_iter()
+        .filter(|&k| k != podcore::namespaces::Shared::Net)
+        .collect();
+    podcore::namespaces::pin(root, &record.uid, &record.spec, &kinds)
+        .with_context(|| format!("recover pod {name}"))?;
     // The pod keeps its network (and IP) when CNI CHECK says it is whole.
     if podcore::network::ensure(root, &record).with_context(|| format!("recover pod {name}"))? {
         eprintln!("pod \"{name}\": its network failed its check and was made anew");

@@ -258,6 +258,8 @@ pub fn start_pods(
     pull_images(&store, &globals.registries, &pods)?;
     let root = globals.root.as_path();
     let mut records = Vec::new();
+    // The kernel's slow first cgroup move overlaps the work below (see MigrationWarmth).
+    let _warmth = podcore::cgroups::MigrationWarmth::start();
     for p in pods {
         for warning in &p.warnings {
             eprintln!("warning: {warning}");
