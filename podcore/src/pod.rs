@@ -72,6 +72,10 @@ impl PodPaths {
     pub fn record(&self) -> PathBuf {
         self.dir.join("pod.json")
     }
+    /// What the pod got from CNI (see [`crate::network::Attachment`]).
+    pub fn network(&self) -> PathBuf {
+        self.dir.join("network.json")
+    }
     pub fn status(&self) -> PathBuf {
         self.dir.join("status.json")
     }

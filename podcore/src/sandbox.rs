@@ -335,7 +335,8 @@ fn unescape(field: &str) -> String {
 }
 
 /// Undo everything of a pod but its containers: mounts below its folder, its
-/// cgroups, its folder and its name. Safe to run twice and after a crash.
+/// cgroups, and unless `keep_folder` its folder and its name. Safe to run
+/// twice and after a crash.
 pub fn teardown(paths: &PodPaths, namespace: &str, name: &str, keep_folder: bool) {
     for target in mounts_below(&paths.dir) {
         if let Err(e) = umount2(&target, MntFlags::MNT_DETACH) {
@@ -344,9 +345,14 @@ pub fn teardown(paths: &PodPaths, namespace: &str, name: &str, keep_folder: bool
     }
     crate::cgroups::remove_pod_cgroups(&paths.uid);
     if !keep_folder {
-        let _ = std::fs::remove_dir_all(&paths.dir);
-        crate::pod::release_name(&paths.root, namespace, name, &paths.uid);
+        remove_folder(paths, namespace, name);
     }
+}
+
+/// Remove the pod's folder and free its name.
+pub fn remove_folder(paths: &PodPaths, namespace: &str, name: &str) {
+    let _ = std::fs::remove_dir_all(&paths.dir);
+    crate::pod::release_name(&paths.root, namespace, name, &paths.uid);
 }
 
 #[cfg(test)]

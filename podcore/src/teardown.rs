@@ -79,37 +79,40 @@ pub fn stop_pod(root: &Path, pod: &PodEntry) -> Leftovers {
 /// The one teardown path, for [`remove_pod`] and [`stop_pod`].
 fn teardown(root: &Path, pod: &PodEntry, keep_folder: bool) -> Leftovers {
     let paths = PodPaths::new(root, &pod.uid);
-    let state_root = PodPaths::run_dir(root);
-    // Processes first: libcontainer removes a container's cgroup only once it is empty.
+    // Processes first: libcontainer removes a container's cgroup only once
+    // it is empty, and the pod's IP is given back only once nothing uses it.
     kill_pod_processes(&pod.uid);
-    // Every container of the pod (`<uid>-<name>`) and the sandbox (`<uid>__sandbox`).
-    for entry in std::fs::read_dir(&state_root)
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let id = entry.file_name().to_string_lossy().into_owned();
-        if id.starts_with(&format!("{}-", pod.uid)) || id == paths.sandbox_id() {
-            crate::container::destroy(&state_root, &id);
+    // The network outlives the containers for a recovered pod (same IP); a
+    // deleted pod's goes (CNI DEL, pins), beside the rest of the teardown,
+    // and its folder stays while that fails. (Only podctl removes pods: the
+    // supervisor, which must not run threads, keeps the folder.)
+    let network = std::thread::scope(|scope| {
+        let network = (!keep_folder).then(|| {
+            scope.spawn(|| {
+                let started = std::time::Instant::now();
+                let result = crate::network::teardown(root, &pod.uid);
+                crate::namespaces::unpin_all(root, &pod.uid);
+                tracing::debug!(
+                    "step network (CNI DEL) and pins removed: {:.1} ms",
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+                result.err().map(|e| e.to_string())
+            })
+        });
+        remove_containers(root, &paths);
+        crate::sandbox::teardown(&paths, &pod.namespace, &pod.name, true);
+        if !keep_folder {
+            // All but what a second `delete` needs should the network's fail.
+            remove_contents_but(&paths.dir, &[&paths.record(), &paths.network()]);
         }
+        network.and_then(|n| {
+            n.join()
+                .unwrap_or_else(|_| Some("the network teardown panicked".into()))
+        })
+    });
+    if !keep_folder && network.is_none() {
+        crate::sandbox::remove_folder(&paths, &pod.namespace, &pod.name);
     }
-    // The network outlives the containers for a recovered pod (same IP);
-    // a deleted pod's goes, and its folder stays while that fails.
-    let network = if keep_folder {
-        None
-    } else {
-        let network = crate::network::teardown(root, &pod.uid)
-            .err()
-            .map(|e| e.to_string());
-        crate::namespaces::unpin_all(root, &pod.uid);
-        network
-    };
-    crate::sandbox::teardown(
-        &paths,
-        &pod.namespace,
-        &pod.name,
-        keep_folder || network.is_some(),
-    );
     Leftovers {
         processes: crate::cgroups::pod_processes(&pod.uid),
         cgroups: crate::cgroups::pod_dirs(&pod.uid),
@@ -117,6 +120,36 @@ fn teardown(root: &Path, pod: &PodEntry, keep_folder: bool) -> Leftovers {
         folder: (!keep_folder && network.is_none() && paths.dir.exists())
             .then(|| paths.dir.clone()),
         network,
+    }
+}
+
+/// Remove what is in `dir` but the files `keep`.
+fn remove_contents_but(dir: &Path, keep: &[&Path]) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if keep.contains(&path.as_path()) {
+            continue;
+        }
+        let _ = match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
+        };
+    }
+}
+
+/// Delete every container of the pod (`<uid>-<name>`) and its sandbox
+/// (`<uid>__sandbox`) from libcontainer's state.
+fn remove_containers(root: &Path, paths: &PodPaths) {
+    let state_root = PodPaths::run_dir(root);
+    for entry in std::fs::read_dir(&state_root)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let id = entry.file_name().to_string_lossy().into_owned();
+        if id.starts_with(&format!("{}-", paths.uid)) || id == paths.sandbox_id() {
+            crate::container::destroy(&state_root, &id);
+        }
     }
 }
 

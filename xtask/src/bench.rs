@@ -19,14 +19,16 @@ pub fn run(what: &str) -> Result {
         "start" => start(),
         "memory" => memory(),
         "density" => density(),
+        "density-1000" => density_1000(),
         "pull" => crate::pull_bench::pull(),
         "all" => pause()
             .and_then(|()| start())
             .and_then(|()| memory())
             .and_then(|()| density())
+            .and_then(|()| density_1000())
             .and_then(|()| crate::pull_bench::pull()),
         other => Err(format!(
-            "unknown benchmark {other:?}: expected pause, start, memory, density, pull or all"
+            "unknown benchmark {other:?}: expected pause, start, memory, density, density-1000, pull or all"
         )),
     }
 }
@@ -586,6 +588,28 @@ fn pss_kb(pid: &str) -> u64 {
     proc_kb(&format!("/proc/{pid}/smaps_rollup"), "Pss:")
 }
 
+/// PSS of the supervisors of the pods under `state`, their private dirty
+/// pages, and PSS of every pause process, in kB.
+fn podctl_pss(state: &Path, supervisor: &str) -> Result<(u64, u64, u64)> {
+    let (mut supervisors, mut private, mut pauses) = (0u64, 0u64, 0u64);
+    for entry in std::fs::read_dir("/proc")
+        .map_err(|e| e.to_string())?
+        .flatten()
+    {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+            .unwrap_or_default()
+            .replace('\0', " ");
+        if cmdline.starts_with(supervisor) && cmdline.contains(state.to_str().unwrap_or_default()) {
+            supervisors += pss_kb(&pid);
+            private += proc_kb(&format!("/proc/{pid}/smaps_rollup"), "Private_Dirty:");
+        } else if cmdline.trim() == "/pause" {
+            pauses += pss_kb(&pid);
+        }
+    }
+    Ok((supervisors, private, pauses))
+}
+
 /// Measured rounds of the memory benchmark, after one warm-up round.
 const MEMORY_ROUNDS: usize = 5;
 
@@ -617,24 +641,7 @@ fn memory() -> Result {
             run_pod(&podctl, &file)?;
         }
         let after = settled_meminfo();
-        let (mut supervisors, mut private, mut pauses) = (0u64, 0u64, 0u64);
-        for entry in std::fs::read_dir("/proc")
-            .map_err(|e| e.to_string())?
-            .flatten()
-        {
-            let pid = entry.file_name().to_string_lossy().into_owned();
-            let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-                .unwrap_or_default()
-                .replace('\0', " ");
-            if cmdline.starts_with(&supervisor)
-                && cmdline.contains(state.to_str().unwrap_or_default())
-            {
-                supervisors += pss_kb(&pid);
-                private += proc_kb(&format!("/proc/{pid}/smaps_rollup"), "Private_Dirty:");
-            } else if cmdline.trim() == "/pause" {
-                pauses += pss_kb(&pid);
-            }
-        }
+        let (supervisors, private, pauses) = podctl_pss(&state, &supervisor)?;
         delete_all(&podctl)?;
         // Growth of each field, in kB; a freed field grows negative.
         let meminfo = after
@@ -717,9 +724,9 @@ fn memory() -> Result {
         verdict(
             "podctl's processes (supervisor + pause), PSS per pod",
             per_pod(pss),
-            0.5
+            0.3
         ),
-        verdict("free memory taken per pod", per_pod(held), 1.2),
+        verdict("free memory taken per pod", per_pod(held), 0.75),
         HELD.map(|f| f.trim_end_matches(':')).join(", "),
         breakdown.join(", "),
         available.join(", "),
@@ -793,4 +800,90 @@ fn density() -> Result {
     );
     println!("{text}");
     write_section("density", &format!("## density\n\n{}\n\n{text}", machine()))
+}
+
+/// A thousand one-container pods, one round: started one after another,
+/// checked Running, their memory taken, deleted; the per-pod start cost
+/// across the run and what they hold.
+fn density_1000() -> Result {
+    const PODS: usize = 1000;
+    const TENTH: usize = PODS / 10;
+    let (_net, podctl) = bench_podctl("density-1000")?;
+    let dir = root().join("target/bench/manifests");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let state = root().join("target/bench/density-1000");
+    let supervisor = root()
+        .join("target/release/podctl-supervisor")
+        .to_string_lossy()
+        .into_owned();
+    // Warm-up: the first run unpacks the image's layers.
+    let warm = one_container_pod(&dir, "warm-up")?;
+    run_pod(&podctl, &warm)?;
+    delete_all(&podctl)?;
+    let before = settled_meminfo();
+    let mut times = Vec::new();
+    let all = Instant::now();
+    for i in 0..PODS {
+        let file = one_container_pod(&dir, &format!("k-{i}"))?;
+        let started = Instant::now();
+        if let Err(error) = run_pod(&podctl, &file) {
+            // Nothing of a failed run is left running.
+            let _ = delete_all(&podctl);
+            return Err(format!("pod {i} of {PODS}: {error}"));
+        }
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let total = all.elapsed().as_secs_f64();
+    let table = podctl(&["get", "pods"])
+        .stdout(Stdio::piped())
+        .output()
+        .map_err(|e| format!("podctl get pods: {e}"))?;
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    let running = table
+        .lines()
+        .skip(1)
+        .filter(|l| l.split_whitespace().nth(2) == Some("Running"))
+        .count();
+    let after = settled_meminfo();
+    let (supervisors, private, pauses) = podctl_pss(&state, &supervisor)?;
+    let deleted = Instant::now();
+    delete_all(&podctl)?;
+    let delete = deleted.elapsed().as_secs_f64();
+    if running != PODS {
+        return Err(format!("{running} of {PODS} pods were Running:\n{table}"));
+    }
+    let mean = |slice: &[f64]| slice.iter().sum::<f64>() / slice.len() as f64;
+    let (first, last) = (mean(&times[..TENTH]), mean(&times[PODS - TENTH..]));
+    let per_pod = |kb: i64| kb as f64 / PODS as f64 / 1024.0;
+    let held: i64 = HELD
+        .iter()
+        .map(|f| after.get(*f).copied().unwrap_or(0) - before.get(*f).copied().unwrap_or(0))
+        .sum();
+    let met = |ok: bool| if ok { "met" } else { "MISSED" };
+    let text = format!(
+        "Measured by `cargo xtask bench density-1000` (release build): {PODS} one-container pods (each pause + \
+         `sleep`, on the built-in pod network) started one after another with `podctl run -d`, checked \
+         Running with `podctl get pods`, measured, then deleted with `podctl delete pod --all --grace-period 0`; \
+         one round after a warm-up pod.\n\n\
+         - all {PODS} started in {total:.1} s; {running} of {PODS} Running\n\
+         - mean start of the first {TENTH} {first:.1} ms, of the last {TENTH} {last:.1} ms: {:.2}x, \
+         target at most 1.5x: {}\n\
+         - all {PODS} deleted in {delete:.1} s\n\
+         - memory with the {PODS} pods running, per pod: podctl's processes (supervisor + pause) {:.2} MiB PSS \
+         (supervisors {} kB in all, of which {} kB private dirty; pause {} kB in all); free memory taken \
+         (the growth of {} in `/proc/meminfo`, after `sync`, dropping the page cache and 3 s of quiet) {:.2} MiB\n",
+        last / first,
+        met(last / first <= 1.5),
+        per_pod((supervisors + pauses) as i64),
+        supervisors,
+        private,
+        pauses,
+        HELD.map(|f| f.trim_end_matches(':')).join(", "),
+        per_pod(held),
+    );
+    println!("{text}");
+    write_section(
+        "density-1000",
+        &format!("## density, 1000 pods\n\n{}\n\n{text}", machine()),
+    )
 }

@@ -91,13 +91,16 @@ pub fn pinned_netns(root: &Path, uid: &str) -> Option<PathBuf> {
 }
 
 fn attachment_path(paths: &PodPaths) -> PathBuf {
-    paths.dir.join("network.json")
+    paths.network()
 }
 
 /// The pod's attachment, when it has one.
 pub fn attachment(paths: &PodPaths) -> Option<Attachment> {
     crate::pod::read_json(&attachment_path(paths)).ok()
 }
+
+/// The `source` of the built-in network's config.
+const BUILT_IN: &str = "built-in";
 
 /// The built-in network, with its addresses kept under `root`: `portmap`
 /// only for a pod that publishes ports (the chain is kept with the
@@ -121,7 +124,7 @@ pub fn default_conflist(root: &Path, with_ports: bool) -> Conflist {
         plugins.push(json!({"type": "portmap", "capabilities": {"portMappings": true}}));
     }
     let value = json!({"cniVersion": "1.0.0", "name": "podctl", "plugins": plugins});
-    Conflist::new("built-in".into(), value).expect("the built-in network is valid")
+    Conflist::new(BUILT_IN.into(), value).expect("the built-in network is valid")
 }
 
 /// The built-in network's one masquerade rule: traffic from the pods'
@@ -262,7 +265,20 @@ pub fn ensure(root: &Path, record: &PodRecord) -> Result<bool, NetworkError> {
 /// the namespace. Returns the DEL error, if any, after unpinning.
 pub fn teardown(root: &Path, uid: &str) -> Result<(), CniError> {
     let paths = PodPaths::new(root, uid);
-    let result = match attachment(&paths) {
+    let attachment = attachment(&paths);
+    // The built-in chain's DEL needs nothing inside the namespace: the
+    // namespace goes first, and takes the pod's end of the veth pair (and
+    // with it the host's end) with it, in the kernel's own time. With the
+    // namespace there, the bridge plugin deletes the interface itself and
+    // waits for the kernel to let go of it, the larger part of a delete.
+    // Any other chain gets the namespace, as the CNI spec has it.
+    if attachment
+        .as_ref()
+        .is_none_or(|a| a.conflist.source == BUILT_IN)
+    {
+        crate::namespaces::unpin(root, uid, &[Shared::Net]);
+    }
+    let result = match &attachment {
         Some(a) => cni::del(&a.conflist, &a.runtime, Some(&a.result)),
         None => Ok(()),
     };

@@ -305,11 +305,23 @@ pub enum PodStopAction {
 }
 
 /// The stage a pod stop is in, given what still runs, and what to do.
+/// Past the pod's deadline every container is killed at once: sidecars and
+/// pause no longer wait their turn (`delete --grace-period 0`).
 pub fn pod_stop(
     stage: PodStage,
     containers: &[(Kind, Life)],
     pause_alive: bool,
+    past_deadline: bool,
 ) -> (PodStage, Option<PodStopAction>) {
+    if past_deadline && containers.iter().any(|(_, life)| life.is_running()) {
+        let unasked = containers.iter().rposition(|(kind, life)| {
+            *kind == Kind::Sidecar && matches!(life, Life::Running { stop: None, .. })
+        });
+        return match unasked {
+            Some(i) => (stage, Some(PodStopAction::StopSidecar(i))),
+            None => (stage, pause_alive.then_some(PodStopAction::KillPause)),
+        };
+    }
     let mut stage = stage;
     loop {
         match stage {
@@ -625,9 +637,44 @@ mod tests {
         ];
         for (stage, containers, pause, next, action) in table {
             assert_eq!(
-                pod_stop(stage, &containers, pause),
+                pod_stop(stage, &containers, pause, false),
                 (next, action),
                 "{stage:?} {containers:?}"
+            );
+        }
+        // Past the deadline: the sidecars are asked at once, then pause is
+        // killed while the containers are still dying.
+        let killed = Life::Running {
+            pid: 1,
+            since: Instant::now(),
+            stop: Some(Stopping {
+                deadline: Instant::now(),
+                stage: StopStage::Killed,
+                by_client: false,
+            }),
+        };
+        let past: Vec<(Pod, bool, PodStage, Option<PodStopAction>)> = vec![
+            (
+                vec![(Sidecar, running), (App, killed)],
+                true,
+                Apps,
+                Some(StopSidecar(0)),
+            ),
+            (
+                vec![(Sidecar, killed), (App, killed)],
+                true,
+                Apps,
+                Some(KillPause),
+            ),
+            (vec![(App, killed)], false, Apps, None),
+            (vec![(App, gone)], true, Pause, Some(KillPause)),
+            (vec![(App, gone)], false, Done, None),
+        ];
+        for (containers, pause, next, action) in past {
+            assert_eq!(
+                pod_stop(Apps, &containers, pause, true),
+                (next, action),
+                "{containers:?}"
             );
         }
     }

@@ -153,6 +153,8 @@ pub struct Supervisor {
     /// Attached clients: a container's name and the connection its output
     /// is copied to as it comes.
     attachments: Vec<(String, std::os::unix::net::UnixStream)>,
+    /// When a client or signal asked the pod to stop (for `-v` timings).
+    stop_asked: Option<Instant>,
     dirty: bool,
 }
 
@@ -217,6 +219,7 @@ impl Supervisor {
             server,
             execs: Vec::new(),
             attachments: Vec::new(),
+            stop_asked: None,
             dirty: true,
         };
         let declared: Vec<(Container, bool)> = supervisor

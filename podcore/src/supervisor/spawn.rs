@@ -685,7 +685,7 @@ fn answer_word(error: &SupervisorError) -> &'static str {
 
 /// Run one step of starting a pod and log how long it took (`podctl -v run`
 /// shows these, so a slow start can be traced to its step).
-fn step<T>(what: impl std::fmt::Display, f: impl FnOnce() -> T) -> T {
+pub(super) fn step<T>(what: impl std::fmt::Display, f: impl FnOnce() -> T) -> T {
     let started = Instant::now();
     let result = f();
     tracing::debug!(

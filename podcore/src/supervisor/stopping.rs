@@ -17,6 +17,7 @@ impl Supervisor {
     /// podctl remove it; `grace` shortens the pod's own grace period.
     pub(super) fn stop_requested(&mut self, grace: Option<u64>) {
         let grace = grace.unwrap_or(self.record.spec.termination_grace_period_seconds);
+        self.stop_asked.get_or_insert_with(Instant::now);
         self.event(
             EventType::Normal,
             "Killing",
@@ -130,36 +131,49 @@ impl Supervisor {
 
     /// Advance a pod stop; true once everything has stopped.
     pub(super) fn drive_pod_stop(&mut self) -> bool {
-        let Sandbox::Stopping {
-            stage,
-            deadline,
-            delete,
-        } = self.sandbox
-        else {
-            return false;
-        };
-        let (stage, action) = lifecycle::pod_stop(stage, &self.lives(), self.pause_pid.is_some());
-        self.sandbox = Sandbox::Stopping {
-            stage,
-            deadline,
-            delete,
-        };
-        match action {
-            Some(PodStopAction::StopSidecar(index)) => {
-                let slot = &mut self.slots[index];
-                if matches!(slot.life, Life::Running { stop: None, .. }) {
+        loop {
+            let Sandbox::Stopping {
+                stage,
+                deadline,
+                delete,
+            } = self.sandbox
+            else {
+                return false;
+            };
+            let past_deadline = Instant::now() >= deadline;
+            let (stage, action) = lifecycle::pod_stop(
+                stage,
+                &self.lives(),
+                self.pause_pid.is_some(),
+                past_deadline,
+            );
+            self.sandbox = Sandbox::Stopping {
+                stage,
+                deadline,
+                delete,
+            };
+            match action {
+                Some(PodStopAction::StopSidecar(index)) => {
+                    let slot = &mut self.slots[index];
+                    if !matches!(slot.life, Life::Running { stop: None, .. }) {
+                        return false;
+                    }
                     slot.life = lifecycle::request_stop(slot.life, deadline, false);
                     self.drive_stops();
+                    // Past the deadline the next sidecar goes at once too.
+                    if !past_deadline {
+                        return false;
+                    }
                 }
-            }
-            Some(PodStopAction::KillPause) => {
-                if let Some(pid) = self.pause_pid {
-                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                Some(PodStopAction::KillPause) => {
+                    if let Some(pid) = self.pause_pid {
+                        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    }
+                    return false;
                 }
+                None => return stage == PodStage::Done,
             }
-            None => {}
         }
-        stage == PodStage::Done
     }
 
     /// The image's StopSignal, else SIGTERM.

@@ -34,7 +34,16 @@ impl Supervisor {
     /// The pod stopped: take it apart, keeping what podctl removes on delete.
     pub(super) fn finish(&mut self) {
         let delete = matches!(self.sandbox, Sandbox::Stopping { delete: true, .. });
-        self.take_apart();
+        if let Some(asked) = self.stop_asked {
+            tracing::debug!(
+                "step stop: every container and pause ended: {:.1} ms",
+                asked.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+        super::spawn::step(
+            "stop: teardown (containers' state, mounts, cgroups)",
+            || self.take_apart(),
+        );
         if !delete {
             self.status.terminating = false;
             self.dirty = true;

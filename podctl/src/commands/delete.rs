@@ -155,9 +155,28 @@ fn delete_entries(
             }
             false
         });
-        std::thread::sleep(Duration::from_millis(10));
+        // A supervisor lets go of its lock as it exits: looked for often,
+        // so that a delete is not a poll interval longer than its work.
+        std::thread::sleep(LOCK_POLL);
     }
     progress.finish_and_clear();
+    tracing::debug!(
+        "step supervisors stopped their pods: {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        // How each supervisor's stop went, from its log (gone with the pod).
+        for entry in entries {
+            let log = std::fs::read_to_string(PodPaths::new(root, &entry.uid).supervisor_log());
+            for line in log
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains(" step stop"))
+            {
+                eprintln!("{line}");
+            }
+        }
+    }
     // Whatever the supervisors did or did not do: remove what is left and
     // look, a few pods at a time (most of a pod's cleanup is waiting on the
     // kernel and on CNI plugins; nothing here creates containers).
@@ -167,7 +186,13 @@ fn delete_entries(
         for _ in 0..CLEANUP_WORKERS.min(entries.len()) {
             scope.spawn(|| {
                 while let Some(entry) = entries.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let removing = Instant::now();
                     let left = podcore::teardown::remove_pod(root, entry);
+                    tracing::debug!(
+                        "step pod {} removed (processes, network, pins, mounts, cgroups, folder): {:.1} ms",
+                        entry.name,
+                        removing.elapsed().as_secs_f64() * 1000.0
+                    );
                     if !left.is_empty() {
                         failed
                             .lock()
@@ -180,6 +205,9 @@ fn delete_entries(
     });
     failed.into_inner().expect("no worker panics")
 }
+
+/// How often `delete` looks whether the pods' supervisors are done.
+const LOCK_POLL: Duration = Duration::from_millis(2);
 
 /// How many pods are cleaned up at once by `delete`.
 const CLEANUP_WORKERS: usize = 8;
