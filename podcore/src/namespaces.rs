@@ -7,6 +7,15 @@
 //! the pod, created side by side with the others, rather than the step
 //! every container waits for; and they outlive a pause crash.
 //!
+//! `<root>/ns` is a private mount point of its own (bound to itself, as
+//! `ip netns` does with `/run/netns`): a pod's supervisor, in a mount
+//! namespace of its own, binds its own pod's pins into the pod's folder and
+//! drops the whole `<root>/ns` tree from its copy in one unmount, so neither
+//! it nor its containers carry every other pod's pins (three mounts a pod,
+//! which every container create would read through `/proc/self/mountinfo`
+//! and every new mount namespace would copy), and pins made later do not
+//! propagate into running supervisors.
+//!
 //! The PID namespace is not pinned: a PID namespace lives by its first
 //! process (the first to enter a pinned one would become its PID 1, and
 //! with that process gone nothing more can enter it). With
@@ -110,6 +119,7 @@ pub fn pin(root: &Path, uid: &str, pod: &PodSpec, kinds: &[Shared]) -> Result<()
     }
     let folder = dir(root, uid);
     std::fs::create_dir_all(&folder).map_err(io("create", &folder))?;
+    own_mount_point(&root.join("ns"))?;
     let own_path = |kind: Shared| PathBuf::from(format!("/proc/thread-self/ns/{}", kind.file()));
     let own: Vec<(Shared, File)> = kinds
         .iter()
@@ -152,6 +162,56 @@ pub fn pin(root: &Path, uid: &str, pod: &PodSpec, kinds: &[Shared]) -> Result<()
     back
 }
 
+/// Make `dir` a private mount point, bound to itself, unless it is one.
+fn own_mount_point(dir: &Path) -> Result<(), PodError> {
+    use nix::mount::{MsFlags, mount};
+    let private = || {
+        mount(
+            None::<&str>,
+            dir,
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+    };
+    // EINVAL: not a mount point yet.
+    if private().is_ok() {
+        return Ok(());
+    }
+    mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .and_then(|()| private())
+        .map_err(|e| io("make a private mount point of", dir)(e.into()))
+}
+
+/// In a pod's supervisor, in its own mount namespace: bind the pod's pins
+/// at `into` (the pod's folder), then drop `<root>/ns` with every pod's
+/// pins from this namespace. Pins the pod does not have are left out.
+pub fn keep_own(root: &Path, uid: &str, into: &Path) -> Result<(), PodError> {
+    use nix::mount::{MntFlags, MsFlags, mount, umount2};
+    std::fs::create_dir_all(into).map_err(io("create", into))?;
+    for kind in [Shared::Net, Shared::Ipc, Shared::Uts] {
+        let Some(pin) = pinned(root, uid, kind) else {
+            continue;
+        };
+        let target = into.join(kind.file());
+        File::create(&target).map_err(io("create", &target))?;
+        mount(
+            Some(&pin),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(|e| io("bind the pod's pin at", &target)(e.into()))?;
+    }
+    let all = root.join("ns");
+    match umount2(&all, MntFlags::MNT_DETACH) {
+        // EINVAL: not a mount point (pins made by an older podctl).
+        Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => Ok(()),
+        Err(e) => Err(io("drop the other pods' pins at", &all)(e.into())),
+    }
+}
+
 /// Inside the new namespaces: hostname, `lo`, sysctls.
 fn set_up_inside(pod: &PodSpec, kinds: &[Shared], folder: &Path) -> Result<(), PodError> {
     if kinds.contains(&Shared::Uts) {
@@ -178,8 +238,13 @@ pub fn unpin(root: &Path, uid: &str, kinds: &[Shared]) {
         let _ = nix::mount::umount2(&pin, nix::mount::MntFlags::MNT_DETACH);
         let _ = std::fs::remove_file(&pin);
     }
-    // Gone once it is empty.
+    // Gone once it is empty; and `<root>/ns` with the last pod's pins (a
+    // pin made meanwhile lands in the folder beneath: it works the same).
     let _ = std::fs::remove_dir(dir(root, uid));
+    let all = root.join("ns");
+    if std::fs::read_dir(&all).is_ok_and(|mut d| d.next().is_none()) {
+        let _ = nix::mount::umount2(&all, nix::mount::MntFlags::MNT_DETACH);
+    }
 }
 
 /// Unpin every namespace of the pod.
@@ -200,24 +265,20 @@ pub struct Joined {
 }
 
 impl Joined {
-    /// The pod's pins, and pause's PID namespace when it is shared
-    /// (`pause_pid` known). An error names a pin the pod should have but
-    /// has not: it was removed behind podctl's back.
-    pub fn of(
-        root: &Path,
-        uid: &str,
-        pod: &PodSpec,
-        pause_pid: Option<i32>,
-    ) -> Result<Self, String> {
+    /// The pod's pins in `pins` (see [`keep_own`]), and pause's PID
+    /// namespace when it is shared (`pause_pid` known). An error names a pin
+    /// the pod should have but has not: it was removed behind podctl's back.
+    pub fn of(pins: &Path, pod: &PodSpec, pause_pid: Option<i32>) -> Result<Self, String> {
         let mut joined = Self::default();
         for kind in wanted(pod) {
-            let pin = pinned(root, uid, kind).ok_or_else(|| {
-                format!(
+            let pin = pins.join(kind.file());
+            if !is_namespace(&pin) {
+                return Err(format!(
                     "the pod's {} namespace is not pinned at {} (removed by hand?): delete the pod and run it again",
                     kind.file(),
-                    path(root, uid, kind).display()
-                )
-            })?;
+                    pin.display()
+                ));
+            }
             match kind {
                 Shared::Net => joined.net = Some(pin),
                 Shared::Ipc => joined.ipc = Some(pin),

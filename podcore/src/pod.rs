@@ -72,6 +72,11 @@ impl PodPaths {
     pub fn record(&self) -> PathBuf {
         self.dir.join("pod.json")
     }
+    /// The pod's pinned namespaces as its supervisor sees them (see
+    /// [`crate::namespaces::keep_own`]).
+    pub fn pins(&self) -> PathBuf {
+        self.dir.join("ns")
+    }
     /// What the pod got from CNI (see [`crate::network::Attachment`]).
     pub fn network(&self) -> PathBuf {
         self.dir.join("network.json")

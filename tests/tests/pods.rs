@@ -135,6 +135,53 @@ fn two_containers_share_net_ipc_uts_with_pause_and_nothing_else() {
 }
 
 #[test]
+fn a_supervisor_carries_its_own_pods_pins_and_no_other() {
+    // Every pod pins three namespaces in the host's table; a supervisor
+    // (and every container it makes) would otherwise copy them all.
+    let root = Root::with_busybox();
+    let pod = |name: &str| {
+        format!(
+            "kind: Pod\nmetadata: {{name: {name}}}\nspec:\n  containers: [{{name: c, image: busybox, command: [sleep, '60']}}]\n"
+        )
+    };
+    for name in ["first", "second"] {
+        let (code, _, err) = root.run_manifest(&pod(name), &[]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let (first, second) = (pod_uid(&root, "first"), pod_uid(&root, "second"));
+    let own = std::fs::read_to_string(format!("/proc/{}/mountinfo", root.supervisor_pid(&second)))
+        .unwrap();
+    assert!(
+        !own.contains(&first),
+        "the first pod's pins are in the second's supervisor: {own}"
+    );
+    let pins = root.path().join("pods").join(&second).join("ns");
+    let mut kinds: Vec<&str> = own
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .nth(4)
+                .is_some_and(|t| t.starts_with(pins.to_str().unwrap()))
+        })
+        .filter_map(|l| l.split(' ').nth(3)?.split(':').next())
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        ["ipc", "net", "uts"],
+        "its own pins, in its folder: {own}"
+    );
+    // Its container is in those very namespaces.
+    let c = root.pid("second", "c");
+    for kind in ["net", "ipc", "uts"] {
+        use std::os::unix::fs::MetadataExt;
+        let pin = root.path().join("ns").join(&second).join(kind);
+        let inode = std::fs::metadata(&pin).unwrap().ino();
+        assert_eq!(ns(c, kind), format!("{kind}:[{inode}]"));
+    }
+}
+
+#[test]
 fn the_supervisor_is_its_own_binary_and_the_parent_of_every_container() {
     let root = Root::with_busybox();
     let manifest =

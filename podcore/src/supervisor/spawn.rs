@@ -128,13 +128,8 @@ impl Supervisor {
     /// Where the pod's containers find its namespaces (pause's PID
     /// namespace from `pause_pid`, when it is shared).
     fn joined(&self, pause_pid: Option<i32>) -> Result<Joined, SupervisorError> {
-        Joined::of(
-            &self.paths.root,
-            &self.paths.uid,
-            &self.record.spec,
-            pause_pid,
-        )
-        .map_err(SupervisorError::Create)
+        Joined::of(&self.paths.pins(), &self.record.spec, pause_pid)
+            .map_err(SupervisorError::Create)
     }
 
     /// Start the container at `index`; a failure ends its run with StartError.
