@@ -169,9 +169,10 @@ pub fn run(root: &Path, uid: &str, ready: Option<File>) -> Result<(), Supervisor
     own_mount_namespace()?;
     let signals = signals::install()?;
     let paths = PodPaths::new(root, uid);
-    spawn::step("supervisor: the pod's own pins kept, the others dropped", || {
-        crate::namespaces::keep_own(root, uid, &paths.pins())
-    })?;
+    spawn::step(
+        "supervisor: the pod's own pins kept, the others dropped",
+        || crate::namespaces::keep_own(root, uid, &paths.pins()),
+    )?;
     // Held until this process ends: how podctl knows the supervisor lives.
     let _lock = crate::control::SupervisorLock::acquire(&paths)?;
     std::fs::write(paths.supervisor_pid(), format!("{}\n", std::process::id()))
