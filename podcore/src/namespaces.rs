@@ -11,10 +11,13 @@
 //! `ip netns` does with `/run/netns`): a pod's supervisor, in a mount
 //! namespace of its own, binds its own pod's pins into the pod's folder and
 //! drops the whole `<root>/ns` tree from its copy in one unmount, so neither
-//! it nor its containers carry every other pod's pins (three mounts a pod,
-//! which every container create would read through `/proc/self/mountinfo`
-//! and every new mount namespace would copy), and pins made later do not
-//! propagate into running supervisors.
+//! it nor its containers carry every other pod's pins (which every
+//! container create would read through `/proc/self/mountinfo` and every new
+//! mount namespace would copy), and pins made later do not propagate into
+//! running supervisors. Once the supervisor holds them, the IPC and UTS pins
+//! leave the host's table ([`release_to_supervisor`]): only the network's
+//! stays there, for CNI and `port-forward`, so the host's table grows by one
+//! mount a pod.
 //!
 //! The PID namespace is not pinned: a PID namespace lives by its first
 //! process (the first to enter a pinned one would become its PID 1, and
@@ -244,6 +247,17 @@ pub fn unpin(root: &Path, uid: &str, kinds: &[Shared]) {
     let all = root.join("ns");
     if std::fs::read_dir(&all).is_ok_and(|mut d| d.next().is_none()) {
         let _ = nix::mount::umount2(&all, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// The pod's supervisor started and holds the pod's pins in its own mount
+/// namespace: the IPC and UTS pins leave the host's table (the network's
+/// stays, for CNI and `port-forward`).
+pub fn release_to_supervisor(root: &Path, uid: &str) {
+    for kind in [Shared::Ipc, Shared::Uts] {
+        let pin = path(root, uid, kind);
+        let _ = nix::mount::umount2(&pin, nix::mount::MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_file(&pin);
     }
 }
 

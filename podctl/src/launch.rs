@@ -101,7 +101,10 @@ pub fn start_supervisor(
     }
     let report: Option<control::StartReport> = serde_json::from_str(answer.trim()).ok();
     match report {
-        Some(control::StartReport::Started) => Ok(()),
+        Some(control::StartReport::Started) => {
+            podcore::namespaces::release_to_supervisor(root, &record.uid);
+            Ok(())
+        }
         None => {
             // The log goes with the pod's folder: its last lines are the cause.
             let log = std::fs::read_to_string(paths.supervisor_log()).unwrap_or_default();

@@ -115,16 +115,27 @@ fn two_containers_share_net_ipc_uts_with_pause_and_nothing_else() {
 
     let uid = pod_uid(&root, "two-containers-pod");
     // pause joined the namespaces pinned before it, like every container:
-    // the pins are those very namespaces (an nsfs file's inode is its namespace's).
+    // the pins are those very namespaces (an nsfs file's inode is its
+    // namespace's), held in the supervisor's mount namespace; the host's
+    // table keeps the network's pin only.
     let pins = root.path().join("ns").join(&uid);
+    let supervisor = root.supervisor_pid(&uid);
+    let pod_dir = root.path().join("pods").join(&uid);
     for kind in ["net", "ipc", "uts"] {
         use std::os::unix::fs::MetadataExt;
-        let pin = std::fs::metadata(pins.join(kind)).unwrap().ino();
+        let held = format!("/proc/{supervisor}/root{}/ns/{kind}", pod_dir.display());
+        let pin = std::fs::metadata(held).unwrap().ino();
         assert_eq!(
             ns(pause, kind),
             format!("{kind}:[{pin}]"),
             "pause's {kind} is the pin"
         );
+    }
+    {
+        use std::os::unix::fs::MetadataExt;
+        let net = std::fs::metadata(pins.join("net")).unwrap().ino();
+        assert_eq!(ns(pause, "net"), format!("net:[{net}]"));
+        assert!(!pins.join("ipc").exists() && !pins.join("uts").exists());
     }
     let (code, out, err) =
         root.podctl(&["delete", "pod", "two-containers-pod", "--grace-period", "0"]);
@@ -173,9 +184,10 @@ fn a_supervisor_carries_its_own_pods_pins_and_no_other() {
     );
     // Its container is in those very namespaces.
     let c = root.pid("second", "c");
+    let supervisor = root.supervisor_pid(&second);
     for kind in ["net", "ipc", "uts"] {
         use std::os::unix::fs::MetadataExt;
-        let pin = root.path().join("ns").join(&second).join(kind);
+        let pin = format!("/proc/{supervisor}/root{}/{kind}", pins.display());
         let inode = std::fs::metadata(&pin).unwrap().ino();
         assert_eq!(ns(c, kind), format!("{kind}:[{inode}]"));
     }
@@ -236,7 +248,7 @@ fn the_supervisor_is_its_own_binary_and_the_parent_of_every_container() {
     // The pod's mounts live in the supervisor's own mount namespace, not in
     // the host's table, which every new container would otherwise copy.
     assert_ne!(ns(supervisor, "mnt"), ns(std::process::id() as i32, "mnt"));
-    // Only the pinned namespaces are there (see `namespaces`).
+    // Only the pinned network namespace is there (see `namespaces`).
     let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let pod_mounts: Vec<&str> = host
         .lines()
@@ -255,8 +267,8 @@ fn the_supervisor_is_its_own_binary_and_the_parent_of_every_container() {
     pinned.sort();
     assert_eq!(
         pinned,
-        ["ipc", "net", "uts"],
-        "the pod's net, ipc and uts namespaces are pinned in the host's table: {host}"
+        ["net"],
+        "only the pod's network namespace stays pinned in the host's table: {host}"
     );
     let own = std::fs::read_to_string(format!("/proc/{supervisor}/mountinfo")).unwrap();
     let pod_dir = root.path().join("pods").join(&uid);

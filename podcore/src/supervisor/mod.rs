@@ -166,7 +166,10 @@ pub const SUPERVISOR_BINARY: &str = "podctl-supervisor";
 pub fn run(root: &Path, uid: &str, ready: Option<File>) -> Result<(), SupervisorError> {
     let _ = nix::unistd::setsid();
     nix::sys::prctl::set_child_subreaper(true).map_err(sys("become a child subreaper"))?;
-    own_mount_namespace()?;
+    spawn::step(
+        "supervisor: a mount namespace of its own",
+        own_mount_namespace,
+    )?;
     let signals = signals::install()?;
     let paths = PodPaths::new(root, uid);
     spawn::step(
