@@ -181,9 +181,14 @@ pub fn run(root: &Path, uid: &str, ready: Option<File>) -> Result<(), Supervisor
     std::fs::write(paths.supervisor_pid(), format!("{}\n", std::process::id()))
         .map_err(io("write supervisor.pid"))?;
     let server = server::Server::bind(&paths.control_socket())?;
+    let started = Instant::now();
     let record: PodRecord = read_json(&paths.record())?;
     let previous: Option<PodStatus> = read_json(&paths.status()).ok();
     let mut supervisor = Supervisor::new(paths, record, ready, signals, server);
+    tracing::debug!(
+        "step supervisor: record read, status made: {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     if let Some(previous) = previous {
         supervisor.take_over(previous);
     }

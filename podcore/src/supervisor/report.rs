@@ -210,7 +210,10 @@ impl Supervisor {
             return;
         }
         let status = self.current_status();
-        if let Err(error) = write_json(&self.paths.status(), &status) {
+        let written = super::spawn::step("status written (temp file, fsync, rename)", || {
+            write_json(&self.paths.status(), &status)
+        });
+        if let Err(error) = written {
             tracing::error!(%error, "write status");
         }
         self.dirty = false;
