@@ -61,11 +61,22 @@ fn fetch_from_host(root: &Root, url: &str) -> Option<String> {
 /// veths, iptables rules naming the pod, address allocations, pinned namespaces.
 fn network_leftovers(root: &Root) -> Vec<String> {
     let mut left = Vec::new();
-    let (_, veths, _) = output(
-        root.netns
-            .enter()
-            .args(["ip", "-o", "link", "show", "type", "veth"]),
-    );
+    // The built-in network's veth pair goes with the pod's network
+    // namespace, which the kernel tears down in its own time once the last
+    // pin is gone: give it a moment.
+    let veths = || {
+        let (_, veths, _) = output(
+            root.netns
+                .enter()
+                .args(["ip", "-o", "link", "show", "type", "veth"]),
+        );
+        veths
+    };
+    let veths = wait_for(Duration::from_secs(2), || {
+        let now = veths();
+        now.trim().is_empty().then_some(now)
+    })
+    .unwrap_or_else(veths);
     left.extend(veths.lines().map(|l| format!("veth: {l}")));
     for table in ["nat", "filter"] {
         let (_, rules, _) = output(root.netns.enter().args(["iptables", "-t", table, "-S"]));
@@ -87,12 +98,12 @@ fn network_leftovers(root: &Root) -> Vec<String> {
             left.push(format!("allocation: {name}"));
         }
     }
-    for entry in std::fs::read_dir(root.path().join("netns"))
+    for entry in std::fs::read_dir(root.path().join("ns"))
         .into_iter()
         .flatten()
         .flatten()
     {
-        left.push(format!("pinned netns: {}", entry.path().display()));
+        left.push(format!("pinned namespaces: {}", entry.path().display()));
     }
     left
 }
@@ -421,8 +432,8 @@ fn recover_keeps_a_whole_network_and_remakes_a_broken_one() {
         fetch_from_host(&root, &format!("http://{ip}/")).unwrap(),
         "hello\n"
     );
-    // Broken: the pod's address no longer reserved (host-local's CHECK fails);
-    // DEL and ADD make the network anew.
+    // Broken: the pod's address no longer reserved for it; DEL and ADD make
+    // the network anew.
     std::fs::remove_file(root.path().join("cni/networks/podctl").join(&ip)).unwrap();
     root.kill_supervisor(&uid);
     let (code, _, err) = root.podctl(&["recover", "recovered"]);

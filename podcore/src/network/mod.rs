@@ -7,9 +7,11 @@
 //! The CNI chain is the first `*.conflist` of the CNI config folder
 //! (`/etc/cni/net.d` by default), or else the built-in default: a `bridge`
 //! (`podctl0`, gateway, masquerade for traffic leaving the host) with
-//! `host-local` addresses from [`DEFAULT_SUBNET`], and `portmap` for hostPorts.
+//! addresses from [`DEFAULT_SUBNET`] given out by podctl ([`ipam`]) through
+//! the `static` IPAM plugin, and `portmap` for hostPorts.
 
 pub mod cni;
+pub mod ipam;
 
 use std::fs::File;
 use std::os::fd::AsFd;
@@ -102,11 +104,11 @@ pub fn attachment(paths: &PodPaths) -> Option<Attachment> {
 /// The `source` of the built-in network's config.
 const BUILT_IN: &str = "built-in";
 
-/// The built-in network, with its addresses kept under `root`: `portmap`
+/// The built-in network for a pod given `ip` (see [`ipam`]): `portmap`
 /// only for a pod that publishes ports (the chain is kept with the
 /// attachment, so its DEL runs what its ADD ran), and no per-pod
 /// masquerade (see [`masquerade_subnet`]).
-pub fn default_conflist(root: &Path, with_ports: bool) -> Conflist {
+pub fn default_conflist(ip: std::net::Ipv4Addr, with_ports: bool) -> Conflist {
     let mut plugins = vec![json!({
         "type": "bridge",
         "bridge": DEFAULT_BRIDGE,
@@ -114,10 +116,12 @@ pub fn default_conflist(root: &Path, with_ports: bool) -> Conflist {
         "ipMasq": false,
         "hairpinMode": true,
         "ipam": {
-            "type": "host-local",
-            "ranges": [[{"subnet": DEFAULT_SUBNET}]],
+            "type": "static",
+            "addresses": [{
+                "address": format!("{ip}/{}", ipam::PREFIX),
+                "gateway": ipam::GATEWAY.to_string(),
+            }],
             "routes": [{"dst": "0.0.0.0/0"}],
-            "dataDir": root.join("cni/networks"),
         },
     })];
     if with_ports {
@@ -192,14 +196,20 @@ pub fn port_mappings(record: &PodRecord) -> Vec<PortMapping> {
 /// of the ADD on failure (the pin is the caller's).
 pub fn setup(root: &Path, record: &PodRecord, cni: &CniPaths) -> Result<Attachment, NetworkError> {
     let mappings = port_mappings(record);
-    let list = match Conflist::first_in(&cni.conf_dir)? {
-        Some(list) => list,
+    let (list, address) = match Conflist::first_in(&cni.conf_dir)? {
+        Some(list) => (list, None),
         None => {
             // The rule goes with the bridge: made with it, for the first pod.
             if nix::net::if_::if_nametoindex(DEFAULT_BRIDGE).is_err() {
                 masquerade_subnet()?;
             }
-            default_conflist(root, !mappings.is_empty())
+            let ip = ipam::allocate(root, &record.uid)?;
+            (default_conflist(ip, !mappings.is_empty()), Some(ip))
+        }
+    };
+    let give_back = || {
+        if let Some(ip) = address {
+            ipam::release(root, &record.uid, &ip.to_string());
         }
     };
     let netns = netns_path(root, &record.uid);
@@ -214,7 +224,13 @@ pub fn setup(root: &Path, record: &PodRecord, cni: &CniPaths) -> Result<Attachme
         ),
         port_mappings: mappings,
     };
-    let result = cni::add(&list, &runtime)?;
+    let result = match cni::add(&list, &runtime) {
+        Ok(result) => result,
+        Err(error) => {
+            give_back();
+            return Err(error.into());
+        }
+    };
     let mut ips = cni::addresses(&result);
     ips.sort_by_key(|ip| ip.contains(':'));
     let attachment = Attachment {
@@ -230,6 +246,7 @@ pub fn setup(root: &Path, record: &PodRecord, cni: &CniPaths) -> Result<Attachme
             &attachment.runtime,
             Some(&attachment.result),
         );
+        give_back();
         return Err(error.into());
     }
     Ok(attachment)
@@ -247,7 +264,19 @@ pub fn ensure(root: &Path, record: &PodRecord) -> Result<bool, NetworkError> {
     if let Some(a) = attachment(&paths)
         && pinned_netns(root, &record.uid).is_some()
     {
-        match cni::check(&a.conflist, &a.runtime, &a.result) {
+        // The built-in network's address is podctl's to keep: still the pod's?
+        let held = a.conflist.source != BUILT_IN
+            || a.pod_ip()
+                .is_some_and(|ip| ipam::holds(root, &record.uid, ip));
+        let checked = if held {
+            cni::check(&a.conflist, &a.runtime, &a.result)
+        } else {
+            Err(CniError::Config {
+                source_file: BUILT_IN.into(),
+                detail: "the pod's address is no longer reserved for it".into(),
+            })
+        };
+        match checked {
             Ok(()) => return Ok(false),
             Err(error) => {
                 tracing::warn!(%error, "the pod's network failed its check: making it anew")
@@ -282,6 +311,15 @@ pub fn teardown(root: &Path, uid: &str) -> Result<(), CniError> {
         Some(a) => cni::del(&a.conflist, &a.runtime, Some(&a.result)),
         None => Ok(()),
     };
+    if let Some(a) = attachment
+        .as_ref()
+        .filter(|a| a.conflist.source == BUILT_IN)
+        && result.is_ok()
+    {
+        for ip in &a.ips {
+            ipam::release(root, uid, ip);
+        }
+    }
     crate::namespaces::unpin(root, uid, &[Shared::Net]);
     if result.is_ok() {
         let _ = std::fs::remove_file(attachment_path(&paths));
