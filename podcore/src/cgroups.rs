@@ -220,17 +220,70 @@ fn own_procs_file_in(own: &str, mounts: &str) -> Option<PathBuf> {
 /// the QoS parents when they are left empty. Processes must be gone.
 pub fn remove_pod_cgroups(uid: &str) {
     let suffix = format!("pod{uid}");
-    for hierarchy in hierarchies() {
+    let hierarchies = hierarchies();
+    for hierarchy in &hierarchies {
         for parent in ["podctl", "podctl/burstable", "podctl/besteffort"] {
             let dir = hierarchy.join(parent).join(&suffix);
             if dir.exists() {
                 remove_tree(&dir);
             }
         }
-        // The QoS parents go with the last pod; rmdir leaves a parent in use alone.
+    }
+    // The QoS parents go with the last pod (rmdir leaves a parent in use
+    // alone), but not under a container being created: its runtime makes
+    // the folders one by one and would find a parent gone. When creates
+    // hold the lock for long, the parents stay for a later pod to remove.
+    let Some(_parents) = ParentsLock::exclusive() else {
+        return;
+    };
+    for hierarchy in &hierarchies {
         for parent in ["podctl/burstable", "podctl/besteffort", "podctl"] {
             let _ = std::fs::remove_dir(hierarchy.join(parent));
         }
+    }
+}
+
+/// The host-wide lock between containers being created (shared: each
+/// holds it while its runtime makes its cgroup folders) and the removal of
+/// the QoS parents (exclusive), which every podctl root shares.
+pub struct ParentsLock {
+    _held: nix::fcntl::Flock<std::fs::File>,
+}
+
+/// Where the lock lives: not under a root, as the cgroups are the host's.
+const PARENTS_LOCK: &str = "/run/podctl-cgroup-parents.lock";
+
+impl ParentsLock {
+    fn open() -> Option<std::fs::File> {
+        // Close-on-exec: a container's process, forked with it, lets go at its exec.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(PARENTS_LOCK)
+            .ok()
+    }
+
+    /// Held while a container is created; `None` where the lock file
+    /// cannot be made (the race it closes is then left open, as before).
+    pub fn shared() -> Option<Self> {
+        let file = Self::open()?;
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockShared)
+            .ok()
+            .map(|held| Self { _held: held })
+    }
+
+    /// For removing the QoS parents: tried for up to a second.
+    fn exclusive() -> Option<Self> {
+        let mut file = Self::open()?;
+        for _ in 0..100 {
+            match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+                Ok(held) => return Some(Self { _held: held }),
+                Err((back, _)) => file = back,
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        None
     }
 }
 

@@ -84,6 +84,8 @@ impl Supervisor {
             })?;
             let spec = container::pause_spec(&self.record, &joined, &rootfs, host)?;
             let mut created = step("pause: create container", || {
+                // The pod's cgroup folders are being made: no QoS parent goes meanwhile.
+                let _parents = crate::cgroups::ParentsLock::shared();
                 let stdio = container::Stdio::Pipes {
                     stdin: None,
                     stdout: out,
@@ -401,6 +403,8 @@ impl Supervisor {
             };
             let spec = container::app_spec(&self.record, spec, &place, host)?;
             let mut created = step(format_args!("{name}: create container"), || {
+                // The pod's cgroup folders are being made: no QoS parent goes meanwhile.
+                let _parents = crate::cgroups::ParentsLock::shared();
                 container::create(&id, &dir.join("bundle"), &spec, &state_root, stdio)
             })?;
             step(format_args!("{name}: start container"), || {
