@@ -222,7 +222,7 @@ pub fn prepare(
         let started = std::time::Instant::now();
         let made = crate::network::setup(root, &record, &record.options.cni);
         tracing::debug!(
-            "step pod network (CNI ADD): {:.1} ms",
+            "step pod network: {:.1} ms",
             started.elapsed().as_secs_f64() * 1000.0
         );
         if let Err(error) = made {

@@ -82,7 +82,12 @@ fn main() -> ExitCode {
             nix::sys::signal::SigHandler::SigDfl,
         );
     }
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // Made absolute once: the supervisor and libcontainer work from other
+    // folders, where a relative root would name nothing (or another root).
+    if let Ok(root) = std::path::absolute(&cli.globals.root) {
+        cli.globals.root = root;
+    }
     if let commands::Command::Completion(args) = cli.command {
         use clap::CommandFactory;
         clap_complete::generate(

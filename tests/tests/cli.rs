@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use tests::{Root, bin, example, output, wait_for};
+use tests::{Root, bin, example, output, wait_for, workspace};
 
 #[test]
 fn describe_shows_states_restarts_conditions_and_events() {
@@ -444,4 +444,28 @@ fn get_prints_kubernetes_shaped_objects_and_tables() {
     let (code, _, err) = root.podctl(&["get", "pods", "-o", "xml"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("wide") && err.contains("json"), "{err}");
+}
+
+#[test]
+fn a_relative_root_names_the_same_root_for_every_part() {
+    let root = Root::with_busybox();
+    let parent = root.path().parent().unwrap();
+    let name = root.path().file_name().unwrap().to_str().unwrap();
+    // The same command line with the root given relative to the folder it runs in.
+    let prefix = root.shell_prefix().replace(
+        &format!("--root {}", root.path().display()),
+        &format!("--root {name}"),
+    );
+    let manifest = workspace().join("examples/two-containers-pod.yml");
+    let (code, out, err) = output(
+        Command::new("sh")
+            .current_dir(parent)
+            .args(["-c", &format!("{prefix} run -d -f {}", manifest.display())]),
+    );
+    assert_eq!(code, 0, "a relative --root: {out}{err}");
+    // Seen by the absolute name: the pod is there and running.
+    let pod = root.pod("two-containers-pod");
+    assert_eq!(pod["status"]["phase"], "Running", "{pod}");
+    let deleted = root.podctl(&["delete", "pod", "two-containers-pod", "--grace-period", "0"]);
+    assert_eq!(deleted.0, 0, "{deleted:?}");
 }

@@ -444,6 +444,34 @@ fn recover_keeps_a_whole_network_and_remakes_a_broken_one() {
         fetch_from_host(&root, &format!("http://{new_ip}/")).unwrap(),
         "hello\n"
     );
+    // The host's end of the pod's veth is a port of podctl0 in hairpin mode
+    // (a pod reaches itself through its own hostPort).
+    let attachment: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.path().join("pods").join(&uid).join("network.json")).unwrap(),
+    )
+    .unwrap();
+    let veth = attachment["result"]["interfaces"][1]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, link, _) = output(root.netns.enter().args(["ip", "-d", "link", "show", &veth]));
+    assert!(
+        link.contains("master podctl0") && link.contains("hairpin on"),
+        "{link}"
+    );
+    // Broken by hand: the veth deleted; the check finds it, and the pod's
+    // network is made anew.
+    let (code, _, err) = output(root.netns.enter().args(["ip", "link", "delete", &veth]));
+    assert_eq!(code, 0, "{err}");
+    root.kill_supervisor(&uid);
+    let (code, _, err) = root.podctl(&["recover", "recovered"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("made anew") && err.contains(&veth), "{err}");
+    let ip = pod_ip(&root, "recovered");
+    assert_eq!(
+        fetch_from_host(&root, &format!("http://{ip}/")).unwrap(),
+        "hello\n"
+    );
     delete_leaving_no_network(&root, "recovered");
 }
 

@@ -360,7 +360,7 @@ fn start() -> Result {
         "Measured by `cargo xtask bench start` (release build), {POD_RUNS} runs after a warm-up, peers in the same run. \
          podctl: `podctl run -d -f examples/two-containers-pod.yml` until both containers run, then \
          `podctl delete pod two-containers-pod --grace-period 0` until nothing is left.\n\n{table}\n\
-         The pod network: the built-in CNI network (bridge, static IPAM with podctl's addresses, portmap), in a network namespace of \
+         The pod network: podctl's built-in network (bridge, veth pair and address made over rtnetlink, no CNI plugin run), in a network namespace of \
          the bench's own; podctl runs through `nsenter --net`. podman kube play uses its default network.\n\
          First use of the image (its layers unpacked on the way): {first_use:.1} ms.\n\
          Ratios: podman kube play / podctl start = {:.1}x; podctl start / one crun create+start = {:.2}x; \

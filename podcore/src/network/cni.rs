@@ -160,10 +160,11 @@ pub struct Runtime {
     pub port_mappings: Vec<PortMapping>,
 }
 
-/// Add the attachment: every plugin in order. Returns the final result. On
-/// failure what was added is deleted again.
-pub fn add(list: &Conflist, runtime: &Runtime) -> Result<Value, CniError> {
-    let mut prev: Option<Value> = None;
+/// Add the attachment: every plugin in order, the first handed `prev` (an
+/// interface made before the chain) as its `prevResult`. Returns the final
+/// result. On failure what the chain added is deleted again.
+pub fn add(list: &Conflist, runtime: &Runtime, prev: Option<Value>) -> Result<Value, CniError> {
+    let mut prev = prev;
     for plugin in list.plugins() {
         let config = list.plugin_config(plugin, runtime, prev.as_ref());
         match exec(list, plugin, "ADD", &config, runtime) {

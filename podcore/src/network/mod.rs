@@ -5,11 +5,13 @@
 //! namespace by its path, so it outlives a pause crash and the pod keeps its IP.
 //!
 //! The CNI chain is the first `*.conflist` of the CNI config folder
-//! (`/etc/cni/net.d` by default), or else the built-in default: a `bridge`
-//! (`podctl0`, gateway, masquerade for traffic leaving the host) with
-//! addresses from [`DEFAULT_SUBNET`] given out by podctl ([`ipam`]) through
-//! the `static` IPAM plugin, and `portmap` for hostPorts.
+//! (`/etc/cni/net.d` by default). Without one, the pod gets the built-in
+//! network, made by podctl itself as podman's netavark does ([`bridge`]): a
+//! bridge (`podctl0`, gateway, masquerade for traffic leaving the host), a
+//! veth pair, an address from [`DEFAULT_SUBNET`] given out by podctl
+//! ([`ipam`]); CNI's `portmap` publishes its hostPorts.
 
+pub mod bridge;
 pub mod cni;
 pub mod ipam;
 
@@ -40,6 +42,8 @@ pub enum NetworkError {
     Cni(#[from] CniError),
     #[error(transparent)]
     Io(#[from] crate::pod::PodError),
+    #[error("built-in network {DEFAULT_BRIDGE}: {0}")]
+    Bridge(std::io::Error),
 }
 
 use crate::pod::io;
@@ -60,13 +64,20 @@ impl Default for CniPaths {
     }
 }
 
-/// What the pod got from CNI, kept in its folder (`network.json`): for its
-/// status and `/etc/hosts`, and to delete it with the same config and result.
+/// What the pod got from its network, kept in its folder (`network.json`):
+/// for its status and `/etc/hosts`, and to delete it with the same config
+/// and result.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Attachment {
-    pub conflist: Conflist,
+    /// The CNI chain run for it: the config folder's, or for the built-in
+    /// network `portmap` alone when the pod publishes hostPorts.
+    pub conflist: Option<Conflist>,
+    /// Whether podctl made the interface itself (the built-in network).
+    #[serde(default)]
+    pub built_in: bool,
     pub runtime: cni::Runtime,
-    /// The final ADD result.
+    /// The final ADD result (for the built-in network, the result the
+    /// bridge plugin would give, handed to `portmap` as its `prevResult`).
     pub result: serde_json::Value,
     /// The pod's addresses, IPv4 first.
     pub ips: Vec<String>,
@@ -76,6 +87,13 @@ impl Attachment {
     /// The pod's IP (`status.podIP`).
     pub fn pod_ip(&self) -> Option<&str> {
         self.ips.first().map(String::as_str)
+    }
+
+    /// The built-in network's interface, as [`bridge::attach`] made it.
+    fn link(&self) -> Option<bridge::Link> {
+        let host_veth = self.result["interfaces"][1]["name"].as_str()?.to_string();
+        let ip = self.pod_ip()?.parse().ok()?;
+        Some(bridge::Link { host_veth, ip })
     }
 }
 
@@ -104,31 +122,33 @@ pub fn attachment(paths: &PodPaths) -> Option<Attachment> {
 /// The `source` of the built-in network's config.
 const BUILT_IN: &str = "built-in";
 
-/// The built-in network for a pod given `ip` (see [`ipam`]): `portmap`
-/// only for a pod that publishes ports (the chain is kept with the
-/// attachment, so its DEL runs what its ADD ran), and no per-pod
-/// masquerade (see [`masquerade_subnet`]).
-pub fn default_conflist(ip: std::net::Ipv4Addr, with_ports: bool) -> Conflist {
-    let mut plugins = vec![json!({
-        "type": "bridge",
-        "bridge": DEFAULT_BRIDGE,
-        "isGateway": true,
-        "ipMasq": false,
-        "hairpinMode": true,
-        "ipam": {
-            "type": "static",
-            "addresses": [{
-                "address": format!("{ip}/{}", ipam::PREFIX),
-                "gateway": ipam::GATEWAY.to_string(),
-            }],
-            "routes": [{"dst": "0.0.0.0/0"}],
-        },
-    })];
-    if with_ports {
-        plugins.push(json!({"type": "portmap", "capabilities": {"portMappings": true}}));
-    }
-    let value = json!({"cniVersion": "1.0.0", "name": "podctl", "plugins": plugins});
+/// The CNI chain of the built-in network, for a pod that publishes
+/// hostPorts: `portmap`, handed the interface [`bridge::attach`] made as
+/// its `prevResult`. No per-pod masquerade (see [`masquerade_subnet`]).
+pub fn ports_conflist() -> Conflist {
+    let value = json!({"cniVersion": "1.0.0", "name": "podctl", "plugins": [
+        {"type": "portmap", "capabilities": {"portMappings": true}},
+    ]});
     Conflist::new(BUILT_IN.into(), value).expect("the built-in network is valid")
+}
+
+/// The result the CNI bridge plugin gives for `link`, so that `portmap`,
+/// the pod's status and `/etc/hosts` read the built-in network's as any.
+fn built_in_result(link: &bridge::Link, netns: &Path) -> serde_json::Value {
+    json!({
+        "cniVersion": "1.0.0",
+        "interfaces": [
+            {"name": DEFAULT_BRIDGE},
+            {"name": link.host_veth},
+            {"name": bridge::POD_INTERFACE, "sandbox": netns},
+        ],
+        "ips": [{
+            "address": format!("{}/{}", link.ip, ipam::PREFIX),
+            "gateway": ipam::GATEWAY.to_string(),
+            "interface": 2,
+        }],
+        "routes": [{"dst": "0.0.0.0/0", "gw": ipam::GATEWAY.to_string()}],
+    })
 }
 
 /// The built-in network's one masquerade rule: traffic from the pods'
@@ -191,28 +211,60 @@ pub fn port_mappings(record: &PodRecord) -> Vec<PortMapping> {
         .collect()
 }
 
-/// Make the pod's network in its pinned network namespace: run the CNI
-/// chain's ADD, keep the attachment in the pod's folder. Nothing is left
-/// of the ADD on failure (the pin is the caller's).
+/// Make the pod's network in its pinned network namespace: the built-in
+/// network's interface, or the CNI chain's ADD; keep the attachment in the
+/// pod's folder. Nothing is left of it on failure (the pin is the caller's).
 pub fn setup(root: &Path, record: &PodRecord, cni: &CniPaths) -> Result<Attachment, NetworkError> {
     let mappings = port_mappings(record);
-    let (list, address) = match Conflist::first_in(&cni.conf_dir)? {
-        Some(list) => (list, None),
-        None => {
-            // The rule goes with the bridge: made with it, for the first pod.
-            if nix::net::if_::if_nametoindex(DEFAULT_BRIDGE).is_err() {
-                masquerade_subnet()?;
-            }
-            let ip = ipam::allocate(root, &record.uid)?;
-            (default_conflist(ip, !mappings.is_empty()), Some(ip))
+    let netns = netns_path(root, &record.uid);
+    let configured = Conflist::first_in(&cni.conf_dir)?;
+    let built_in = configured.is_none();
+    let mut address = None;
+    let mut made = None;
+    if built_in {
+        // The rule goes with the bridge: made with it, for the first pod.
+        if nix::net::if_::if_nametoindex(DEFAULT_BRIDGE).is_err() {
+            masquerade_subnet()?;
         }
+        let ip = ipam::allocate(root, &record.uid)?;
+        address = Some(ip);
+        let started = std::time::Instant::now();
+        let link = bridge::attach(
+            &netns,
+            &record.uid,
+            DEFAULT_BRIDGE,
+            ip,
+            ipam::PREFIX,
+            ipam::GATEWAY,
+        );
+        tracing::debug!(
+            "step built-in network interface: {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        match link {
+            Ok(link) => made = Some(built_in_result(&link, &netns)),
+            Err(error) => {
+                ipam::release(root, &record.uid, &ip.to_string());
+                return Err(NetworkError::Bridge(error));
+            }
+        }
+    }
+    let list = match configured {
+        Some(list) => Some(list),
+        None => (!mappings.is_empty()).then(ports_conflist),
     };
     let give_back = || {
         if let Some(ip) = address {
+            // The interface goes with the namespace; the address comes back.
+            if let Some(link) = made
+                .as_ref()
+                .and_then(|r| r["interfaces"][1]["name"].as_str())
+            {
+                let _ = bridge::detach(link);
+            }
             ipam::release(root, &record.uid, &ip.to_string());
         }
     };
-    let netns = netns_path(root, &record.uid);
     let runtime = cni::Runtime {
         container_id: record.uid.clone(),
         netns: netns.clone(),
@@ -224,28 +276,30 @@ pub fn setup(root: &Path, record: &PodRecord, cni: &CniPaths) -> Result<Attachme
         ),
         port_mappings: mappings,
     };
-    let result = match cni::add(&list, &runtime) {
-        Ok(result) => result,
-        Err(error) => {
-            give_back();
-            return Err(error.into());
-        }
+    let result = match &list {
+        Some(list) => match cni::add(list, &runtime, made.clone()) {
+            Ok(result) => result,
+            Err(error) => {
+                give_back();
+                return Err(error.into());
+            }
+        },
+        None => made.clone().unwrap_or_default(),
     };
     let mut ips = cni::addresses(&result);
     ips.sort_by_key(|ip| ip.contains(':'));
     let attachment = Attachment {
         conflist: list,
+        built_in,
         runtime,
         result,
         ips,
     };
     let paths = PodPaths::new(root, &record.uid);
     if let Err(error) = crate::pod::write_json(&attachment_path(&paths), &attachment) {
-        let _ = cni::del(
-            &attachment.conflist,
-            &attachment.runtime,
-            Some(&attachment.result),
-        );
+        if let Some(list) = &attachment.conflist {
+            let _ = cni::del(list, &attachment.runtime, Some(&attachment.result));
+        }
         give_back();
         return Err(error.into());
     }
@@ -265,16 +319,32 @@ pub fn ensure(root: &Path, record: &PodRecord) -> Result<bool, NetworkError> {
         && pinned_netns(root, &record.uid).is_some()
     {
         // The built-in network's address is podctl's to keep: still the pod's?
-        let held = a.conflist.source != BUILT_IN
+        let held = !a.built_in
             || a.pod_ip()
                 .is_some_and(|ip| ipam::holds(root, &record.uid, ip));
-        let checked = if held {
-            cni::check(&a.conflist, &a.runtime, &a.result)
-        } else {
-            Err(CniError::Config {
-                source_file: BUILT_IN.into(),
-                detail: "the pod's address is no longer reserved for it".into(),
+        let amiss = |detail: String| CniError::Config {
+            source_file: BUILT_IN.into(),
+            detail,
+        };
+        let netns = netns_path(root, &record.uid);
+        let checked = if !held {
+            Err(amiss(
+                "the pod's address is no longer reserved for it".into(),
+            ))
+        } else if let Some(problem) = a
+            .built_in
+            .then(|| match a.link() {
+                Some(link) => bridge::check(&netns, DEFAULT_BRIDGE, &link).err(),
+                None => Some("its interface is not recorded".into()),
             })
+            .flatten()
+        {
+            Err(amiss(problem))
+        } else {
+            match &a.conflist {
+                Some(list) => cni::check(list, &a.runtime, &a.result),
+                None => Ok(()),
+            }
         };
         match checked {
             Ok(()) => return Ok(false),
@@ -295,25 +365,25 @@ pub fn ensure(root: &Path, record: &PodRecord) -> Result<bool, NetworkError> {
 pub fn teardown(root: &Path, uid: &str) -> Result<(), CniError> {
     let paths = PodPaths::new(root, uid);
     let attachment = attachment(&paths);
-    // The built-in chain's DEL needs nothing inside the namespace: the
+    // The built-in network needs nothing inside the namespace: the
     // namespace goes first, and takes the pod's end of the veth pair (and
-    // with it the host's end) with it, in the kernel's own time. With the
-    // namespace there, the bridge plugin deletes the interface itself and
-    // waits for the kernel to let go of it, the larger part of a delete.
-    // Any other chain gets the namespace, as the CNI spec has it.
-    if attachment
-        .as_ref()
-        .is_none_or(|a| a.conflist.source == BUILT_IN)
-    {
+    // with it the host's end) with it, in the kernel's own time; deleting
+    // the interface and waiting for the kernel to let go of it would be the
+    // larger part of a delete. Its `portmap` needs only the result. Any
+    // other chain gets the namespace, as the CNI spec has it.
+    if attachment.as_ref().is_none_or(|a| a.built_in) {
         crate::namespaces::unpin(root, uid, &[Shared::Net]);
     }
     let result = match &attachment {
-        Some(a) => cni::del(&a.conflist, &a.runtime, Some(&a.result)),
-        None => Ok(()),
+        Some(Attachment {
+            conflist: Some(list),
+            runtime,
+            result,
+            ..
+        }) => cni::del(list, runtime, Some(result)),
+        _ => Ok(()),
     };
-    if let Some(a) = attachment
-        .as_ref()
-        .filter(|a| a.conflist.source == BUILT_IN)
+    if let Some(a) = attachment.as_ref().filter(|a| a.built_in)
         && result.is_ok()
     {
         for ip in &a.ips {
