@@ -15,6 +15,7 @@
 //! <root>/pods/<uid>/containers/NAME/{bundle,rootfs,upper,work}
 //! <root>/pods/<uid>/logs/NAME/<restart>.log
 //! <root>/pods/by-name/<namespace>_<name> -> ../<uid>   (one pod per name)
+//! <root>/run/                     a tmpfs (see [`PodPaths::mount_run_dir`]):
 //! <root>/run/<uid>-<name>/         libcontainer's state of a container
 //! <root>/run/<uid>__sandbox/       libcontainer's state of pause
 //! ```
@@ -121,9 +122,43 @@ impl PodPaths {
     pub fn log_file(&self, name: &str, restart: u32) -> PathBuf {
         crate::logs::run_file(&self.logs(name), restart)
     }
-    /// libcontainer's state root for every container of every pod.
+    /// libcontainer's state root for every container of every pod of
+    /// `root`: a tmpfs of its own ([`PodPaths::mount_run_dir`]).
     pub fn run_dir(root: &Path) -> PathBuf {
         root.join("run")
+    }
+    /// Make the root's run folder a tmpfs when it is on a disk, as runc's
+    /// and containerd's state is on `/run`: it means nothing after a reboot,
+    /// and libcontainer rewrites (truncates) its files during every create.
+    /// On a disk each rewrite frees blocks, which an ext4 without a journal
+    /// and mounted with `discard` trims there and then: milliseconds of a
+    /// container's create. The mount is private; every process (podctl and
+    /// each supervisor, whose mount namespace holds a copy of it) sees the
+    /// same files; it goes with the root's last pod
+    /// ([`crate::runtime::unmount_run_dir_if_unused`]). Call it under the
+    /// root's port lock, so that two runs do not stack two mounts.
+    pub fn mount_run_dir(root: &Path) -> std::io::Result<()> {
+        use nix::mount::MsFlags;
+        let dir = Self::run_dir(root);
+        std::fs::create_dir_all(&dir)?;
+        if nix::sys::statfs::statfs(&dir)?.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC {
+            return Ok(());
+        }
+        nix::mount::mount(
+            Some("tmpfs"),
+            &dir,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some("mode=0700"),
+        )?;
+        nix::mount::mount(
+            None::<&str>,
+            &dir,
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )?;
+        Ok(())
     }
     /// The libcontainer id of a container of this pod.
     pub fn container_id(&self, name: &str) -> String {

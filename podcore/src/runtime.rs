@@ -197,6 +197,10 @@ pub fn prepare(
             std::fs::set_permissions(&paths.dir, std::fs::Permissions::from_mode(0o700))
         })
         .map_err(crate::pod::io("create", &paths.dir))
+        .and_then(|()| {
+            PodPaths::mount_run_dir(root)
+                .map_err(crate::pod::io("mount a tmpfs at", &PodPaths::run_dir(root)))
+        })
         .and_then(|()| write_json(&paths.record(), &record));
     if let Err(error) = written {
         undo();
@@ -232,6 +236,32 @@ pub fn prepare(
         }
     }
     Ok(record)
+}
+
+/// Make the root's run folder a tmpfs ([`PodPaths::mount_run_dir`]) under
+/// the root's port lock: for `recover`, after a reboot took it.
+pub fn mount_run_dir(root: &Path) -> Result<(), PrepareError> {
+    let _ports = port_lock(root)?;
+    let dir = PodPaths::run_dir(root);
+    PodPaths::mount_run_dir(root).map_err(|e| crate::pod::io("mount a tmpfs at", &dir)(e).into())
+}
+
+/// Unmount the root's run tmpfs once the root has no pod folder left, under
+/// the port lock (a `run` makes its pod's folder under it, so none starts
+/// meanwhile): nothing of podctl stays mounted on a root without pods.
+pub fn unmount_run_dir_if_unused(root: &Path) {
+    let Ok(_ports) = port_lock(root) else {
+        return;
+    };
+    let in_use = std::fs::read_dir(root.join("pods"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.file_name() != "by-name");
+    if !in_use {
+        // Not a mount point (a root on a tmpfs): nothing to do, EINVAL.
+        let _ = nix::mount::umount2(&PodPaths::run_dir(root), nix::mount::MntFlags::MNT_DETACH);
+    }
 }
 
 /// The root's hostPort lock (an exclusive `flock` held while dropped).

@@ -112,6 +112,7 @@ fn teardown(root: &Path, pod: &PodEntry, keep_folder: bool) -> Leftovers {
     });
     if !keep_folder && network.is_none() {
         crate::sandbox::remove_folder(&paths, &pod.namespace, &pod.name);
+        crate::runtime::unmount_run_dir_if_unused(root);
     }
     Leftovers {
         processes: crate::cgroups::pod_processes(&pod.uid),

@@ -137,6 +137,11 @@ fn two_containers_share_net_ipc_uts_with_pause_and_nothing_else() {
         assert_eq!(ns(pause, "net"), format!("net:[{net}]"));
         assert!(!pins.join("ipc").exists() && !pins.join("uts").exists());
     }
+    // libcontainer's state is on a tmpfs (the root's is on a disk).
+    let run = root.path().join("run");
+    assert!(run.join(format!("{uid}-hello/state.json")).is_file());
+    let fs = nix::sys::statfs::statfs(&run).unwrap();
+    assert_eq!(fs.filesystem_type(), nix::sys::statfs::TMPFS_MAGIC);
     let (code, out, err) =
         root.podctl(&["delete", "pod", "two-containers-pod", "--grace-period", "0"]);
     assert_eq!(code, 0, "{err}");

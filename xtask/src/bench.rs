@@ -476,7 +476,19 @@ pub(crate) fn release_build() -> Result {
 
 /// A release podctl on a fresh bench root with busybox imported, run in a
 /// network namespace of the bench's own (keep the `BenchNet` while it is used).
-fn bench_podctl(name: &str) -> Result<(PrivateNet, impl Fn(&[&str]) -> Command)> {
+/// A bench's root: its private network, and its run tmpfs unmounted when done.
+struct BenchRoot {
+    net: PrivateNet,
+    run: std::path::PathBuf,
+}
+
+impl Drop for BenchRoot {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.run).status();
+    }
+}
+
+fn bench_podctl(name: &str) -> Result<(BenchRoot, impl Fn(&[&str]) -> Command)> {
     release_build()?;
     let podctl = root().join("target/release/podctl");
     let state = root().join("target/bench").join(name);
@@ -487,9 +499,17 @@ fn bench_podctl(name: &str) -> Result<(PrivateNet, impl Fn(&[&str]) -> Command)>
             .args(["delete", "pod", "--all", "--grace-period", "0"])
             .status();
     }
+    let _ = Command::new("umount")
+        .arg("-l")
+        .arg(state.join("run"))
+        .stderr(Stdio::null())
+        .status();
     let _ = std::fs::remove_dir_all(&state);
-    let net = PrivateNet::new()?;
-    let netns = format!("--net={}", net.path());
+    let net = BenchRoot {
+        net: PrivateNet::new()?,
+        run: state.join("run"),
+    };
+    let netns = format!("--net={}", net.net.path());
     // The built-in network: an empty CNI config folder (peers installed for
     // the bench may put theirs in /etc/cni/net.d).
     let conf = root().join("target/bench/cni-conf");

@@ -49,7 +49,7 @@ pub fn receive_master(listener: &UnixListener, timeout: Duration) -> std::io::Re
 /// A private folder (mode 0700) for a console socket, with a short path
 /// (a socket's path may hold at most 107 bytes), under `<root>/run`.
 pub fn socket_dir(root: &Path) -> std::io::Result<tempfile::TempDir> {
-    let dir = root.join("run");
+    let dir = crate::pod::PodPaths::run_dir(root);
     std::fs::create_dir_all(&dir)?;
     tempfile::Builder::new().prefix(".c-").tempdir_in(dir)
 }

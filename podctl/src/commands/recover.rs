@@ -33,7 +33,9 @@ pub fn run(root: &Path, args: PodName) -> anyhow::Result<()> {
     if !left.is_empty() {
         bail!("pod {name}: what its last supervisor left cannot be removed: {left}");
     }
-    // Pins lost (a reboot unmounts them) are made anew; the network's below.
+    // The run tmpfs and pins lost (a reboot unmounts them) are made anew;
+    // the network's below.
+    podcore::runtime::mount_run_dir(root).with_context(|| format!("recover pod {name}"))?;
     let kinds: Vec<_> = podcore::namespaces::wanted(&record.spec)
         .into_iter()
         .filter(|&k| k != podcore::namespaces::Shared::Net)
