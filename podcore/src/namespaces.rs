@@ -7,9 +7,10 @@
 //! the pod, created side by side with the others, rather than the step
 //! every container waits for; and they outlive a pause crash.
 //!
-//! `<root>/ns` is a private mount point of its own (bound to itself, as
-//! `ip netns` does with `/run/netns`): a pod's supervisor, in a mount
-//! namespace of its own, binds its own pod's pins into the pod's folder and
+//! `<root>/ns` is a private mount point of its own, a tmpfs (as `ip netns`
+//! makes `/run/netns` one, and a pin's file on a disk would be one more
+//! inode made and freed there for every pod): a pod's supervisor, in a mount
+//! namespace of its own, binds its own pod's pins onto files of the root's run tmpfs and
 //! drops the whole `<root>/ns` tree from its copy in one unmount, so neither
 //! it nor its containers carry every other pod's pins (which every
 //! container create would read through `/proc/self/mountinfo` and every new
@@ -120,9 +121,11 @@ pub fn pin(root: &Path, uid: &str, pod: &PodSpec, kinds: &[Shared]) -> Result<()
     if kinds.is_empty() {
         return Ok(());
     }
+    let all = root.join("ns");
+    std::fs::create_dir_all(&all).map_err(io("create", &all))?;
+    own_mount_point(&all)?;
     let folder = dir(root, uid);
     std::fs::create_dir_all(&folder).map_err(io("create", &folder))?;
-    own_mount_point(&root.join("ns"))?;
     let own_path = |kind: Shared| PathBuf::from(format!("/proc/thread-self/ns/{}", kind.file()));
     let own: Vec<(Shared, File)> = kinds
         .iter()
@@ -165,7 +168,7 @@ pub fn pin(root: &Path, uid: &str, pod: &PodSpec, kinds: &[Shared]) -> Result<()
     back
 }
 
-/// Make `dir` a private mount point, bound to itself, unless it is one.
+/// Make `dir` a private mount point, a tmpfs, unless it is one.
 fn own_mount_point(dir: &Path) -> Result<(), PodError> {
     use nix::mount::{MsFlags, mount};
     let private = || {
@@ -181,13 +184,19 @@ fn own_mount_point(dir: &Path) -> Result<(), PodError> {
     if private().is_ok() {
         return Ok(());
     }
-    mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .and_then(|()| private())
-        .map_err(|e| io("make a private mount point of", dir)(e.into()))
+    mount(
+        Some("tmpfs"),
+        dir,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=0700"),
+    )
+    .and_then(|()| private())
+    .map_err(|e| io("make a private mount point of", dir)(e.into()))
 }
 
 /// In a pod's supervisor, in its own mount namespace: bind the pod's pins
-/// at `into` (the pod's folder), then drop `<root>/ns` with every pod's
+/// at `into` (see [`crate::pod::PodPaths::pins`]), then drop `<root>/ns` with every pod's
 /// pins from this namespace. Pins the pod does not have are left out.
 pub fn keep_own(root: &Path, uid: &str, into: &Path) -> Result<(), PodError> {
     use nix::mount::{MntFlags, MsFlags, mount, umount2};

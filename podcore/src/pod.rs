@@ -8,16 +8,18 @@
 //! <root>/pods/<uid>/supervisor.lock locked by the live supervisor
 //! <root>/pods/<uid>/supervisor.log the supervisor's output
 //! <root>/pods/<uid>/control.sock   the supervisor's control socket (root only)
-//! <root>/pods/<uid>/_sandbox/      pause's bundle and root filesystem
+//! <root>/pods/<uid>/_sandbox/      pause's root filesystem
 //! <root>/pods/<uid>/etc/           hosts, hostname, resolv.conf
 //! <root>/pods/<uid>/shm/           the pod's /dev/shm (a tmpfs)
 //! <root>/pods/<uid>/volumes/NAME/  emptyDir volumes
-//! <root>/pods/<uid>/containers/NAME/{bundle,rootfs,upper,work}
+//! <root>/pods/<uid>/containers/NAME/{rootfs,upper,work}
 //! <root>/pods/<uid>/logs/NAME/<restart>.log
 //! <root>/pods/by-name/<namespace>_<name> -> ../<uid>   (one pod per name)
 //! <root>/run/                     a tmpfs (see [`PodPaths::mount_run_dir`]):
 //! <root>/run/<uid>-<name>/         libcontainer's state of a container
 //! <root>/run/<uid>__sandbox/       libcontainer's state of pause
+//! <root>/run/bundles/<id>/         each container's bundle (`config.json`)
+//! <root>/run/pins/<uid>/           where the pod's supervisor binds its pins
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -74,9 +76,10 @@ impl PodPaths {
         self.dir.join("pod.json")
     }
     /// The pod's pinned namespaces as its supervisor sees them (see
-    /// [`crate::namespaces::keep_own`]).
+    /// [`crate::namespaces::keep_own`]): bound in its mount namespace only,
+    /// onto files of the root's run tmpfs.
     pub fn pins(&self) -> PathBuf {
-        self.dir.join("ns")
+        Self::run_dir(&self.root).join("pins").join(&self.uid)
     }
     /// What the pod got from CNI (see [`crate::network::Attachment`]).
     pub fn network(&self) -> PathBuf {
@@ -169,7 +172,7 @@ impl PodPaths {
     pub fn sandbox_id(&self) -> String {
         format!("{}_{SANDBOX}", self.uid)
     }
-    /// The sandbox's folder (bundle and root filesystem), beside no container's.
+    /// The sandbox's folder (root filesystem), beside no container's.
     pub fn sandbox_dir(&self) -> PathBuf {
         self.dir.join(SANDBOX)
     }

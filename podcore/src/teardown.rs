@@ -100,6 +100,7 @@ fn teardown(root: &Path, pod: &PodEntry, keep_folder: bool) -> Leftovers {
             })
         });
         remove_containers(root, &paths);
+        let _ = std::fs::remove_dir_all(paths.pins());
         crate::sandbox::teardown(&paths, &pod.namespace, &pod.name, true);
         if !keep_folder {
             // All but what a second `delete` needs should the network's fail.

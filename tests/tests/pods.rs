@@ -120,10 +120,10 @@ fn two_containers_share_net_ipc_uts_with_pause_and_nothing_else() {
     // table keeps the network's pin only.
     let pins = root.path().join("ns").join(&uid);
     let supervisor = root.supervisor_pid(&uid);
-    let pod_dir = root.path().join("pods").join(&uid);
     for kind in ["net", "ipc", "uts"] {
         use std::os::unix::fs::MetadataExt;
-        let held = format!("/proc/{supervisor}/root{}/ns/{kind}", pod_dir.display());
+        let own_pins = root.path().join("run/pins").join(&uid);
+        let held = format!("/proc/{supervisor}/root{}/{kind}", own_pins.display());
         let pin = std::fs::metadata(held).unwrap().ino();
         assert_eq!(
             ns(pause, kind),
@@ -171,7 +171,7 @@ fn a_supervisor_carries_its_own_pods_pins_and_no_other() {
         !own.contains(&first),
         "the first pod's pins are in the second's supervisor: {own}"
     );
-    let pins = root.path().join("pods").join(&second).join("ns");
+    let pins = root.path().join("run/pins").join(&second);
     let mut kinds: Vec<&str> = own
         .lines()
         .filter(|l| {
@@ -185,7 +185,7 @@ fn a_supervisor_carries_its_own_pods_pins_and_no_other() {
     assert_eq!(
         kinds,
         ["ipc", "net", "uts"],
-        "its own pins, in its folder: {own}"
+        "its own pins, under the root's run folder: {own}"
     );
     // Its container is in those very namespaces.
     let c = root.pid("second", "c");

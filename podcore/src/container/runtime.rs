@@ -27,17 +27,24 @@ pub enum Stdio {
     Console(PathBuf),
 }
 
-/// Write the bundle (`config.json`) and create the container through
-/// libcontainer (its init waits for [`start`]). Must run in a single-threaded
-/// process, which becomes the container's parent.
+/// The bundle of container `id`: beside libcontainer's state, on the same
+/// tmpfs (runtime state, rewritten by every create, as containerd keeps
+/// its bundles under `/run`).
+pub fn bundle_dir(state_root: &Path, id: &str) -> PathBuf {
+    state_root.join("bundles").join(id)
+}
+
+/// Write the bundle (`config.json`, see [`bundle_dir`]) and create the
+/// container through libcontainer (its init waits for [`start`]). Must run
+/// in a single-threaded process, which becomes the container's parent.
 pub fn create(
     id: &str,
-    bundle: &Path,
     spec: &Spec,
     state_root: &Path,
     stdio: Stdio,
 ) -> Result<Runtime, ContainerError> {
     let name = id.to_string();
+    let bundle = &bundle_dir(state_root, id);
     std::fs::create_dir_all(bundle).map_err(ContainerError::io(id, "create", bundle))?;
     let config = bundle.join("config.json");
     spec.save(&config)
@@ -200,6 +207,7 @@ pub fn spawn_in(
 /// Remove a container's libcontainer state and leaf cgroup, killing what is left.
 pub fn destroy(state_root: &Path, id: &str) {
     let dir = state_root.join(id);
+    let _ = std::fs::remove_dir_all(bundle_dir(state_root, id));
     if !dir.exists() {
         return;
     }

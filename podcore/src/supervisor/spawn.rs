@@ -91,7 +91,7 @@ impl Supervisor {
                     stdout: out,
                     stderr: err,
                 };
-                container::create(&id, &dir.join("bundle"), &spec, &state_root, stdio)
+                container::create(&id, &spec, &state_root, stdio)
             })?;
             step("pause: start container", || container::start(&mut created))
                 .map_err(SupervisorError::from)
@@ -405,7 +405,7 @@ impl Supervisor {
             let mut created = step(format_args!("{name}: create container"), || {
                 // The pod's cgroup folders are being made: no QoS parent goes meanwhile.
                 let _parents = crate::cgroups::ParentsLock::shared();
-                container::create(&id, &dir.join("bundle"), &spec, &state_root, stdio)
+                container::create(&id, &spec, &state_root, stdio)
             })?;
             step(format_args!("{name}: start container"), || {
                 container::start(&mut created)
