@@ -186,8 +186,44 @@ impl Drop for MigrationWarmth {
 /// hierarchy (the lock is one for all hierarchies, v1 and v2).
 fn own_procs_file() -> Option<PathBuf> {
     let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    // Where hierarchies are usually mounted first, taken only when the file
+    // lists this process (so writing to it moves it nowhere): the mount
+    // table grows by a pin for every pod, and reading it is the slow way.
+    let me = std::process::id().to_string();
+    let lists_me = |path: &PathBuf| {
+        std::fs::read_to_string(path).is_ok_and(|pids| pids.lines().any(|pid| pid == me))
+    };
+    if let Some(path) = usual_procs_files(&own).into_iter().find(lists_me) {
+        return Some(path);
+    }
     let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
     own_procs_file_in(&own, &mounts).filter(|path| path.is_file())
+}
+
+/// Where this process's `cgroup.procs` files are when the hierarchies are
+/// mounted the usual way: v2 at `/sys/fs/cgroup` (or a hybrid host's
+/// `/sys/fs/cgroup/unified`), each v1 hierarchy at `/sys/fs/cgroup/<its
+/// controllers>`. `own` is `/proc/self/cgroup`.
+fn usual_procs_files(own: &str) -> Vec<PathBuf> {
+    let base = Path::new("/sys/fs/cgroup");
+    own.lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(3, ':');
+            let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+            let path = path.trim_start_matches('/');
+            Some(if controllers.is_empty() {
+                vec![
+                    base.join(path).join("cgroup.procs"),
+                    base.join("unified").join(path).join("cgroup.procs"),
+                ]
+            } else if controllers.starts_with("name=") {
+                vec![]
+            } else {
+                vec![base.join(controllers).join(path).join("cgroup.procs")]
+            })
+        })
+        .flatten()
+        .collect()
 }
 
 /// [`own_procs_file`] from the texts of `/proc/self/cgroup` and `/proc/self/mounts`.
@@ -405,6 +441,29 @@ mod tests {
             own_procs_file_in("0::/\n", "proc /proc proc rw 0 0\n"),
             None
         );
+    }
+
+    #[test]
+    fn usual_procs_files_follow_the_usual_mount_points() {
+        let own = "9:cpu,cpuacct:/user.slice\n1:name=systemd:/x\n0::/init.scope\n";
+        assert_eq!(
+            usual_procs_files(own),
+            [
+                "/sys/fs/cgroup/cpu,cpuacct/user.slice/cgroup.procs",
+                "/sys/fs/cgroup/init.scope/cgroup.procs",
+                "/sys/fs/cgroup/unified/init.scope/cgroup.procs",
+            ]
+            .map(PathBuf::from)
+        );
+    }
+
+    /// On this host, the file found lists this process.
+    #[test]
+    fn own_procs_file_lists_this_process() {
+        let path = own_procs_file().expect("a cgroup hierarchy is mounted");
+        let pids = std::fs::read_to_string(&path).unwrap();
+        let me = std::process::id().to_string();
+        assert!(pids.lines().any(|pid| pid == me), "{}", path.display());
     }
 
     #[test]
