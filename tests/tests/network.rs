@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
+use std::process::Command;
 use std::time::Duration;
 
 use tests::{Guard, Root, output, wait_for};
@@ -433,10 +434,21 @@ fn recover_keeps_a_whole_network_and_remakes_a_broken_one() {
         "hello\n"
     );
     // Broken: the pod's address no longer reserved for it; DEL and ADD make
-    // the network anew.
+    // the network anew. The old namespace is held meanwhile (as the kernel
+    // does while it tears one down): its veth, named for the pod, is still
+    // there when the new one is made.
     std::fs::remove_file(root.path().join("cni/networks/podctl").join(&ip)).unwrap();
+    let pause = root.pid("recovered", "pause");
+    let mut holder = Command::new("nsenter")
+        .arg(format!("--net=/proc/{pause}/ns/net"))
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
     root.kill_supervisor(&uid);
     let (code, _, err) = root.podctl(&["recover", "recovered"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("made anew"), "{err}");
     let new_ip = pod_ip(&root, "recovered");

@@ -89,10 +89,22 @@ pub fn attach(
         LinkInfo::Kind(InfoKind::Veth),
         LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
     ]));
-    host.request(
-        RouteNetlinkMessage::NewLink(pair),
-        NLM_F_CREATE | NLM_F_EXCL,
-    )
+    let make = |host: &mut Rtnl| {
+        host.request(
+            RouteNetlinkMessage::NewLink(pair.clone()),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+    };
+    match make(&mut host) {
+        // The name is the pod's: a pair of its network made before, whose
+        // namespace the kernel has not finished tearing down (recover
+        // remakes a broken network at once). It goes, and the pair is made.
+        Err(e) if e.raw_os_error() == Some(nix::libc::EEXIST) => host
+            .delete_link(&host_veth)
+            .and_then(|()| make(&mut host))
+            .map(drop),
+        made => made.map(drop),
+    }
     .map_err(step("make the veth pair"))?;
     let link = Link { host_veth, ip };
     let configured = (|| {
