@@ -147,6 +147,12 @@ impl PodPaths {
         if nix::sys::statfs::statfs(&dir)?.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC {
             return Ok(());
         }
+        // Containers of an older podctl keep their state in the folder
+        // itself: a tmpfs over it would hide them from `delete`. It stays a
+        // folder until they are gone.
+        if std::fs::read_dir(&dir)?.next().is_some() {
+            return Ok(());
+        }
         nix::mount::mount(
             Some("tmpfs"),
             &dir,

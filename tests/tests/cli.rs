@@ -469,3 +469,25 @@ fn a_relative_root_names_the_same_root_for_every_part() {
     let deleted = root.podctl(&["delete", "pod", "two-containers-pod", "--grace-period", "0"]);
     assert_eq!(deleted.0, 0, "{deleted:?}");
 }
+
+#[test]
+fn a_run_folder_holding_an_older_podctls_state_is_not_hidden_by_a_tmpfs() {
+    let root = Root::with_busybox();
+    // A container of an older podctl, whose state is in the folder itself.
+    let old = root.path().join("run/0a0a0a0a-old-container");
+    std::fs::create_dir_all(&old).unwrap();
+    root.start(&example("two-containers-pod.yml"), &[]);
+    let pod = root.pod("two-containers-pod");
+    let uid = pod["metadata"]["uid"].as_str().unwrap();
+    // The folder is not covered: the old state and the new one are side by side.
+    assert!(old.is_dir(), "the older state is hidden");
+    assert!(
+        root.path()
+            .join(format!("run/{uid}-hello/state.json"))
+            .is_file()
+    );
+    let deleted = root.podctl(&["delete", "pod", "two-containers-pod", "--grace-period", "0"]);
+    assert_eq!(deleted.0, 0, "{deleted:?}");
+    assert!(old.is_dir());
+    std::fs::remove_dir(&old).unwrap();
+}
