@@ -318,33 +318,19 @@ pub fn ensure(root: &Path, record: &PodRecord) -> Result<bool, NetworkError> {
     if let Some(a) = attachment(&paths)
         && pinned_netns(root, &record.uid).is_some()
     {
-        // The built-in network's address is podctl's to keep: still the pod's?
-        let held = !a.built_in
-            || a.pod_ip()
-                .is_some_and(|ip| ipam::holds(root, &record.uid, ip));
-        let amiss = |detail: String| CniError::Config {
-            source_file: BUILT_IN.into(),
-            detail,
-        };
-        let netns = netns_path(root, &record.uid);
-        let checked = if !held {
-            Err(amiss(
-                "the pod's address is no longer reserved for it".into(),
-            ))
-        } else if let Some(problem) = a
+        let checked = match a
             .built_in
-            .then(|| match a.link() {
-                Some(link) => bridge::check(&netns, DEFAULT_BRIDGE, &link).err(),
-                None => Some("its interface is not recorded".into()),
-            })
+            .then(|| built_in_problem(root, &record.uid, &a))
             .flatten()
         {
-            Err(amiss(problem))
-        } else {
-            match &a.conflist {
-                Some(list) => cni::check(list, &a.runtime, &a.result),
-                None => Ok(()),
-            }
+            Some(detail) => Err(CniError::Config {
+                source_file: BUILT_IN.into(),
+                detail,
+            }),
+            None => a
+                .conflist
+                .as_ref()
+                .map_or(Ok(()), |list| cni::check(list, &a.runtime, &a.result)),
         };
         match checked {
             Ok(()) => return Ok(false),
@@ -357,6 +343,19 @@ pub fn ensure(root: &Path, record: &PodRecord) -> Result<bool, NetworkError> {
     crate::namespaces::pin(root, &record.uid, &record.spec, &[Shared::Net])?;
     setup(root, record, &record.options.cni)?;
     Ok(true)
+}
+
+/// What is amiss with the built-in network of pod `uid`, if anything: its
+/// address no longer reserved for it (podctl's to keep), or its interface
+/// not as [`bridge::attach`] made it.
+fn built_in_problem(root: &Path, uid: &str, a: &Attachment) -> Option<String> {
+    if !a.pod_ip().is_some_and(|ip| ipam::holds(root, uid, ip)) {
+        return Some("the pod's address is no longer reserved for it".into());
+    }
+    let Some(link) = a.link() else {
+        return Some("its interface is not recorded".into());
+    };
+    bridge::check(&netns_path(root, uid), DEFAULT_BRIDGE, &link).err()
 }
 
 /// Undo the pod's network: CNI DEL with the config and result of its ADD
