@@ -136,6 +136,42 @@ pub fn nsenter(pid: i32) -> Command {
     command
 }
 
+/// How many instructions the first seccomp filter of process `pid` has (the
+/// kernel's own copy, read with `PTRACE_SECCOMP_GET_FILTER` while the
+/// process is held in a ptrace stop for a moment); `None` without a filter.
+pub fn seccomp_filter_length(pid: i32) -> Option<i64> {
+    use nix::libc;
+    use nix::sys::wait::{WaitPidFlag, waitpid};
+    let target = nix::unistd::Pid::from_raw(pid);
+    nix::sys::ptrace::seize(target, nix::sys::ptrace::Options::empty())
+        .unwrap_or_else(|e| panic!("ptrace seize {pid}: {e}"));
+    nix::sys::ptrace::interrupt(target).unwrap_or_else(|e| panic!("ptrace interrupt {pid}: {e}"));
+    waitpid(target, Some(WaitPidFlag::__WALL)).unwrap_or_else(|e| panic!("wait for {pid}: {e}"));
+    const PTRACE_SECCOMP_GET_FILTER: libc::c_uint = 0x420c;
+    // SAFETY: with a null buffer the request only returns the filter's
+    // length; `pid` is our tracee, held in a ptrace stop.
+    let length = unsafe {
+        libc::ptrace(
+            PTRACE_SECCOMP_GET_FILTER,
+            pid,
+            0usize,
+            std::ptr::null_mut::<libc::c_void>(),
+        )
+    };
+    let error = std::io::Error::last_os_error();
+    nix::sys::ptrace::detach(target, None).unwrap_or_else(|e| panic!("ptrace detach {pid}: {e}"));
+    if length < 0 {
+        // ENOENT: no filter at index 0.
+        assert_eq!(
+            error.raw_os_error(),
+            Some(libc::ENOENT),
+            "read the filter of {pid}: {error}"
+        );
+        return None;
+    }
+    Some(length)
+}
+
 /// Every process on the host whose parent is `ppid`.
 pub fn children_of(ppid: i32) -> Vec<ProcStat> {
     std::fs::read_dir("/proc")

@@ -48,6 +48,31 @@ fn assert_gone(root: &Root, uid: &str, pids: &[i32]) {
     );
 }
 
+/// pause's filter allows its few calls only; an app container's is the
+/// default profile, some ten times longer.
+#[test]
+fn pause_runs_under_a_seccomp_filter_of_its_few_calls() {
+    let root = Root::with_busybox();
+    let manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: narrow}\nspec:\n  containers:\n  - {name: c, image: busybox, command: [sleep, '3600']}\n";
+    root.start(manifest, &[]);
+    let pause = root.pid("narrow", "pause");
+    let app = root.pid("narrow", "c");
+    let pause_filter = tests::seccomp_filter_length(pause).expect("pause has a filter");
+    let app_filter = tests::seccomp_filter_length(app).expect("the container has a filter");
+    assert!(
+        pause_filter < 80,
+        "pause's filter: {pause_filter} instructions"
+    );
+    assert!(
+        app_filter > 200,
+        "the container's filter: {app_filter} instructions"
+    );
+    // Let go, pause waits in pause(2) again.
+    assert_eq!(proc_stat(pause).map(|s| s.state), Some('S'));
+    let (code, _, err) = root.podctl(&["delete", "pod", "narrow", "--grace-period", "0"]);
+    assert_eq!(code, 0, "{err}");
+}
+
 #[test]
 fn two_containers_share_net_ipc_uts_with_pause_and_nothing_else() {
     let root = Root::with_busybox();

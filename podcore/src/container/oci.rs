@@ -82,7 +82,8 @@ fn namespaces(pod: &crate::spec::PodSpec, joined: &Joined) -> Value {
 /// hostname and sysctls are set already, see [`crate::namespaces`]) and
 /// makes the pod's PID namespace (`joined.pid` is `None` for pause);
 /// read-only root, no mounts it does not need, shares 2,
-/// `oom_score_adj` -998.
+/// `oom_score_adj` -998, a seccomp filter of its few calls
+/// ([`crate::seccomp::pause_profile`]).
 pub fn pause_spec(
     record: &PodRecord,
     joined: &Joined,
@@ -111,7 +112,7 @@ pub fn pause_spec(
         pids_limit: 16,
     };
     spec["linux"]["resources"] = resources(&limits);
-    spec["linux"]["seccomp"] = crate::seccomp::profile(&[]);
+    spec["linux"]["seccomp"] = crate::seccomp::pause_profile();
     spec["root"] = json!({"path": rootfs, "readonly": true});
     spec["process"]["args"] = json!(["/pause"]);
     spec["process"]["env"] = json!([DEFAULT_PATH]);

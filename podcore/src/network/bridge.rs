@@ -153,13 +153,18 @@ pub fn attach(
     Ok(link)
 }
 
+/// The index of an interface of the calling thread's network namespace, by
+/// its name (an ioctl). A bridge's RTM_GETLINK answer carries all its
+/// settings, which the netlink crate parses into text: 0.5 ms of every start.
+fn index_in_own_netns(name: &str) -> io::Result<u32> {
+    nix::net::if_::if_nametoindex(name).map_err(io::Error::from)
+}
+
 /// Whether the pod's interface is as [`attach`] left it: the host's end a
 /// port of `bridge`, the pod's `eth0` carrying `ip`. Says what is amiss.
 pub fn check(netns: &Path, bridge: &str, link: &Link) -> Result<(), String> {
     let mut host = Rtnl::open().map_err(|e| e.to_string())?;
-    let bridge_index = host
-        .index_of(bridge)
-        .map_err(|e| format!("bridge {bridge}: {e}"))?;
+    let bridge_index = index_in_own_netns(bridge).map_err(|e| format!("bridge {bridge}: {e}"))?;
     let port = host
         .get_link(&link.host_veth)
         .map_err(|e| format!("veth {}: {e}", link.host_veth))?;
@@ -274,6 +279,8 @@ impl Rtnl {
             .ok_or_else(|| io::Error::from_raw_os_error(nix::libc::ENODEV))
     }
 
+    /// An interface's index by its name (RTM_GETLINK): for an interface in
+    /// another namespace than the caller's, through a socket opened there.
     fn index_of(&mut self, name: &str) -> io::Result<u32> {
         Ok(self.get_link(name)?.header.index)
     }
@@ -288,7 +295,7 @@ impl Rtnl {
     /// The bridge's index; made first when missing (a second pod racing to
     /// make it finds it made).
     fn ensure_bridge(&mut self, name: &str, gateway: Ipv4Addr, prefix: u8) -> io::Result<u32> {
-        if let Ok(index) = self.index_of(name) {
+        if let Ok(index) = index_in_own_netns(name) {
             return Ok(index);
         }
         let mut bridge = LinkMessage::default();
@@ -313,7 +320,7 @@ impl Rtnl {
             Err(e) if e.raw_os_error() == Some(nix::libc::EEXIST) => {}
             Err(e) => return Err(step("make the bridge")(e)),
         }
-        let index = self.index_of(name).map_err(step("find the bridge"))?;
+        let index = index_in_own_netns(name).map_err(step("find the bridge"))?;
         match self.add_address(index, gateway, prefix) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(nix::libc::EEXIST) => {}
