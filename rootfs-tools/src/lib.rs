@@ -3,7 +3,7 @@
 //! - [`busybox`]: a busybox root filesystem from Debian's `busybox-static`;
 //! - [`layout`]: any folder packed as a reproducible OCI image layout
 //!   (image-spec 1.1: `oci-layout`, `index.json`, manifest, config, one gzip layer);
-//! - [`pause_image`]: the pause image, one file `/pause`, `FROM scratch`.
+//! - [`pause_image`]: the pause image, one file `/pause` and the empty `/dev`, `FROM scratch`.
 //!
 //! It knows nothing about pods: `podcore` and `xtask` use it to make images.
 
@@ -55,7 +55,9 @@ impl<T> IoContext<T> for std::io::Result<T> {
 }
 
 /// Pack the pause image: one file `/pause` (the static pause binary, mode
-/// 0755), entrypoint `["/pause"]`, nothing else.
+/// 0755) and an empty `/dev`, entrypoint `["/pause"]`, nothing else. The
+/// runtime mounts its `/dev` there; with the folder in the layer, the layer
+/// itself can be pause's read-only root (no overlay, no copy-up).
 pub fn pause_image(pause_binary: &std::path::Path, out: &std::path::Path) -> Result<PackedImage> {
     let staging = tempfile::tempdir().ctx("create staging folder in", std::env::temp_dir())?;
     let target = staging.path().join("pause");
@@ -63,6 +65,9 @@ pub fn pause_image(pause_binary: &std::path::Path, out: &std::path::Path) -> Res
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
         .ctx("chmod", &target)?;
+    let dev = staging.path().join("dev");
+    std::fs::create_dir(&dev).ctx("create", &dev)?;
+    std::fs::set_permissions(&dev, std::fs::Permissions::from_mode(0o755)).ctx("chmod", &dev)?;
     let config = ImageConfig {
         name: "pause".into(),
         tag: "latest".into(),

@@ -48,6 +48,37 @@ fn assert_gone(root: &Root, uid: &str, pids: &[i32]) {
     );
 }
 
+/// pause's root is its image's layer bound read-only: no overlay, no upper
+/// folder written on the disk for it.
+#[test]
+fn pause_root_is_its_image_layer_read_only() {
+    let root = Root::with_busybox();
+    let manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: bare}\nspec:\n  containers:\n  - {name: c, image: busybox, command: [sleep, '3600']}\n";
+    root.start(manifest, &[]);
+    let pause = root.pid("bare", "pause");
+    let table = std::fs::read_to_string(format!("/proc/{pause}/mountinfo")).unwrap();
+    let line = table
+        .lines()
+        .find(|l| l.split_whitespace().nth(4) == Some("/"))
+        .unwrap_or_else(|| panic!("pause's root in {table}"));
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert!(
+        fields[3].contains("/images/layers/sha256/"),
+        "the layer itself: {line}"
+    );
+    assert!(fields[5].split(',').any(|o| o == "ro"), "read-only: {line}");
+    let fs_type = fields[fields.iter().position(|f| *f == "-").unwrap() + 1];
+    assert_ne!(fs_type, "overlay", "{line}");
+    let sandbox = root
+        .path()
+        .join("pods")
+        .join(pod_uid(&root, "bare"))
+        .join("_sandbox");
+    assert!(!sandbox.join("upper").exists(), "no upper folder for pause");
+    let (code, _, err) = root.podctl(&["delete", "pod", "bare", "--grace-period", "0"]);
+    assert_eq!(code, 0, "{err}");
+}
+
 /// pause's filter allows its few calls only; an app container's is the
 /// default profile, some ten times longer.
 #[test]

@@ -91,7 +91,7 @@ fn umoci_reads_the_busybox_layout() {
 }
 
 #[test]
-fn pause_image_holds_exactly_one_file() {
+fn pause_image_holds_exactly_one_file_and_the_dev_mountpoint() {
     let dir = tempfile::tempdir().unwrap();
     let layout = dir.path().join("pause");
     let (code, _, err) = output(
@@ -111,11 +111,14 @@ fn pause_image_holds_exactly_one_file() {
             .arg(&bundle),
     );
     assert_eq!(code, 0, "{err}");
-    let names: Vec<_> = std::fs::read_dir(bundle.join("rootfs"))
+    let mut names: Vec<_> = std::fs::read_dir(bundle.join("rootfs"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(names, vec!["pause"]);
+    names.sort();
+    assert_eq!(names, vec!["dev", "pause"]);
+    let dev = bundle.join("rootfs/dev");
+    assert!(dev.is_dir() && std::fs::read_dir(&dev).unwrap().next().is_none());
     let config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["process"]["args"], serde_json::json!(["/pause"]));

@@ -34,7 +34,32 @@ pub fn mount_rootfs(
     .map_err(|e| Error::Io(PathError::new("mount overlay at", target, e.into())))
 }
 
-/// Unmount a root filesystem mounted by [`mount_rootfs`] (lazily, so that a
+/// Mount the one layer `layer` at `target`, read-only (no set-uid, no
+/// device files): a root filesystem for a process that writes nothing,
+/// without an overlay's upper and work folders.
+pub fn mount_read_only(layer: &Path, target: &Path) -> Result<(), Error> {
+    let failed =
+        |e: nix::errno::Errno| Error::Io(PathError::new("bind-mount a layer at", target, e.into()));
+    mount(
+        Some(layer),
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(failed)?;
+    let read_only = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV;
+    mount(None::<&str>, target, None::<&str>, read_only, None::<&str>).map_err(|e| {
+        let _ = umount2(target, MntFlags::MNT_DETACH);
+        failed(e)
+    })
+}
+
+/// Unmount a root filesystem mounted by [`mount_rootfs`] or [`mount_read_only`] (lazily, so that a
 /// busy mount cannot block a pod's deletion).
 pub fn unmount_rootfs(target: &Path) -> Result<(), Error> {
     match umount2(target, MntFlags::MNT_DETACH) {

@@ -80,7 +80,7 @@ impl Supervisor {
             // Read in the child: the supervisor keeps no copy of the mount table.
             let host = &container::Host::read();
             let rootfs = step("pause: mount root filesystem", || {
-                mount_rootfs(&dir, &self.record.pause.layers)
+                mount_pause_rootfs(&dir, &self.record.pause.layers)
             })?;
             let spec = container::pause_spec(&self.record, &joined, &rootfs, host)?;
             let mut created = step("pause: create container", || {
@@ -567,6 +567,26 @@ fn mount_rootfs(dir: &std::path::Path, layers: &[PathBuf]) -> Result<PathBuf, Su
         std::fs::create_dir_all(dir.join(sub)).map_err(io("create container folder"))?;
     }
     overlay::mount_rootfs(layers, &dir.join("upper"), &dir.join("work"), &rootfs)?;
+    Ok(rootfs)
+}
+
+/// pause's root: its image's one layer itself, read-only, when the layer
+/// has the `/dev` the runtime mounts on (this podctl's pause image); else,
+/// for a pause image packed by an older podctl, an overlay as any container's.
+fn mount_pause_rootfs(
+    dir: &std::path::Path,
+    layers: &[PathBuf],
+) -> Result<PathBuf, SupervisorError> {
+    let [layer] = layers else {
+        return mount_rootfs(dir, layers);
+    };
+    if !layer.join("dev").is_dir() {
+        return mount_rootfs(dir, layers);
+    }
+    let rootfs = dir.join("rootfs");
+    overlay::unmount_rootfs(&rootfs)?;
+    std::fs::create_dir_all(&rootfs).map_err(io("create container folder"))?;
+    overlay::mount_read_only(layer, &rootfs)?;
     Ok(rootfs)
 }
 
