@@ -39,31 +39,14 @@ impl Supervisor {
         PodPaths::run_dir(&self.paths.root)
     }
 
-    /// Make the sandbox: the pod's shared files, then pause, created by a
-    /// child of its own while the containers are made beside it (pause
+    /// Make the sandbox: pause, created by a child of its own while the
+    /// pod's shared files are made and then the containers beside it (pause
     /// joins the pod's pinned namespaces like every container, see
-    /// [`crate::namespaces`]). Its answer is read by [`Self::collect_pause`].
-    /// With a shared PID namespace pause must be that namespace's PID 1,
-    /// so it is waited for here, before any container.
+    /// [`crate::namespaces`], and reads none of those files). Its answer is
+    /// read by [`Self::collect_pause`]. With a shared PID namespace pause
+    /// must be that namespace's PID 1, so it is waited for here, before any
+    /// container.
     pub(super) fn start_sandbox(&mut self) -> Result<(), SupervisorError> {
-        in_child(|| {
-            step("sandbox files (/etc, /dev/shm, volumes)", || {
-                crate::sandbox::prepare(
-                    &self.record.spec,
-                    &self.paths,
-                    self.status.pod_ip.as_deref(),
-                )
-            })?;
-            step("files volumes (configMap, secret, downwardAPI)", || {
-                let facts = crate::downward::PodFacts::of(
-                    &self.record,
-                    &self.status.pod_ips,
-                    self.status.host_ip.as_deref(),
-                );
-                crate::volumes::prepare(&self.record, &self.paths, &facts)
-            })?;
-            Ok(0)
-        })?;
         let null = || {
             File::options()
                 .write(true)
@@ -97,6 +80,29 @@ impl Supervisor {
                 .map_err(SupervisorError::from)
         })?;
         self.pause_creating = Some(pending);
+        let files = in_child(|| {
+            step("sandbox files (/etc, /dev/shm, volumes)", || {
+                crate::sandbox::prepare(
+                    &self.record.spec,
+                    &self.paths,
+                    self.status.pod_ip.as_deref(),
+                )
+            })?;
+            step("files volumes (configMap, secret, downwardAPI)", || {
+                let facts = crate::downward::PodFacts::of(
+                    &self.record,
+                    &self.status.pod_ips,
+                    self.status.host_ip.as_deref(),
+                );
+                crate::volumes::prepare(&self.record, &self.paths, &facts)
+            })?;
+            Ok(0)
+        });
+        if let Err(error) = files {
+            // pause is taken apart with the rest of the pod by the caller.
+            self.collect_pause();
+            return Err(error);
+        }
         let pod = &self.record.spec;
         if pod.share_process_namespace && !pod.host_pid {
             self.collect_pause();
