@@ -123,7 +123,9 @@ pub fn resolved(store: &Store, image: &Image) -> Result<ResolvedImage, crate::im
 }
 
 /// Resolve every container's image (unpacking layers on first use), claim
-/// the pod's name and write its record. Nothing is left behind on failure.
+/// the pod's name, write its record and pin its namespaces. Nothing is left
+/// behind on failure. The network is [`make_network`]'s, once the pod's
+/// supervisor is on its way.
 pub fn prepare(
     root: &Path,
     store: &Store,
@@ -222,20 +224,25 @@ pub fn prepare(
         undo();
         return Err(error.into());
     }
-    if !record.spec.host_network {
-        let started = std::time::Instant::now();
-        let made = crate::network::setup(root, &record, &record.options.cni);
-        tracing::debug!(
-            "step pod network: {:.1} ms",
-            started.elapsed().as_secs_f64() * 1000.0
-        );
-        if let Err(error) = made {
-            crate::namespaces::unpin_all(root, &uid);
-            undo();
-            return Err(error.into());
-        }
-    }
     Ok(record)
+}
+
+/// Make the pod's network (nothing with hostNetwork), pinned by
+/// [`prepare`]. podctl does this while the pod's supervisor starts and
+/// creates pause, which need no network, and then tells it to go on
+/// ([`crate::supervisor::NETWORK_MADE`]). On an error the network's own
+/// part is given back; the rest of the pod goes with its teardown.
+pub fn make_network(root: &Path, record: &PodRecord) -> Result<(), PrepareError> {
+    if record.spec.host_network {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let made = crate::network::setup(root, record, &record.options.cni);
+    tracing::debug!(
+        "step pod network: {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    made.map(drop).map_err(PrepareError::from)
 }
 
 /// Make the root's run folder a tmpfs ([`PodPaths::mount_run_dir`]) under

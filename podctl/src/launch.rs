@@ -44,18 +44,40 @@ fn supervisor_log_level() -> String {
 
 /// Start the pod's supervisor (`podctl-supervisor`, installed beside podctl)
 /// detached in its own session, and wait until it reports the pod started or
-/// failed. With `-v` the supervisor logs each step and its time to
-/// `supervisor.log`, which is then copied to stderr.
+/// failed. With `network`, the supervisor starts (and creates pause) while
+/// `network` makes the pod's network here; its containers wait for word of
+/// it, and if it fails the pod is taken apart and its error returned. With
+/// `-v` the supervisor logs each step and its time to `supervisor.log`,
+/// which is then copied to stderr.
 pub fn start_supervisor(
     root: &Path,
     record: &PodRecord,
     exe: &Path,
     recovering: bool,
+    network: Option<&dyn Fn() -> anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
     let paths = PodPaths::new(root, &record.uid);
-    let (read, write) = nix::unistd::pipe().context("create readiness pipe")?;
+    // Close-on-exec: the supervisor keeps only the end it is handed (were
+    // the network's other end its too, it would wait for itself).
+    let (read, write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("create readiness pipe")?;
+    // A socket pair, not a pipe: a word to a supervisor already dead must
+    // fail (MSG_NOSIGNAL), not kill podctl with SIGPIPE.
+    let word = match network {
+        Some(_) => Some(
+            nix::sys::socket::socketpair(
+                nix::sys::socket::AddressFamily::Unix,
+                nix::sys::socket::SockType::Stream,
+                None,
+                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            )
+            .context("create the network's socket pair")?,
+        ),
+        None => None,
+    };
     let log = std::fs::File::create(paths.supervisor_log()).context("create supervisor.log")?;
     let write_fd = write.as_raw_fd();
+    let word_fd = word.as_ref().map(|(read, _)| read.as_raw_fd());
     let mut command = Command::new(exe);
     command
         .arg("--root")
@@ -66,27 +88,53 @@ pub fn start_supervisor(
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
+    if let Some(fd) = word_fd {
+        command.env(supervisor::NETWORK_MADE_FD, fd.to_string());
+    }
     // SAFETY: between fork and exec the closure only calls setsid(2) and fcntl(2).
     unsafe {
         command.pre_exec(move || {
             nix::unistd::setsid().map_err(std::io::Error::from)?;
-            // Keep the readiness pipe open across exec.
-            nix::fcntl::fcntl(
-                write_fd,
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-            )
-            .map_err(std::io::Error::from)?;
+            // Keep the readiness pipe (and the network's) open across exec.
+            for fd in std::iter::once(write_fd).chain(word_fd) {
+                nix::fcntl::fcntl(
+                    fd,
+                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+                )
+                .map_err(std::io::Error::from)?;
+            }
             Ok(())
         });
     }
     let child = command.spawn();
     drop(write);
+    let word = word.map(|(read, write)| {
+        drop(read);
+        write
+    });
     let mut child = match child {
         Ok(child) => child,
         Err(e) => {
             podcore::teardown::remove_pod(root, &record.entry());
             return Err(e).context("spawn the pod supervisor");
         }
+    };
+    // The network is made while the supervisor starts; it is told, or the
+    // pipe closes without a word and it takes apart what it made.
+    let network_error = match (network, word) {
+        (Some(make), Some(word)) => match make() {
+            Ok(()) => {
+                // A supervisor already gone is reported below, as ever.
+                let _ = nix::sys::socket::send(
+                    word.as_raw_fd(),
+                    supervisor::NETWORK_MADE.as_bytes(),
+                    nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+                );
+                None
+            }
+            Err(error) => Some(error),
+        },
+        _ => None,
     };
     let mut answer = String::new();
     std::fs::File::from(read)
@@ -100,6 +148,11 @@ pub fn start_supervisor(
         eprint!("{log}");
     }
     let report: Option<control::StartReport> = serde_json::from_str(answer.trim()).ok();
+    if let Some(error) = network_error {
+        // The supervisor, told nothing, took apart what it made and said so.
+        podcore::teardown::remove_pod(root, &record.entry());
+        return Err(error);
+    }
     match report {
         Some(control::StartReport::Started) => {
             podcore::namespaces::release_to_supervisor(root, &record.uid);

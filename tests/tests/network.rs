@@ -379,6 +379,18 @@ fn a_broken_network_config_is_named_and_leaves_nothing() {
             3,
             "{file}: no pod"
         );
+        // The supervisor started and made pause while the network was
+        // being made: both are gone, with pause's root (a bind of its
+        // image's layer) and every mount in the pod's folder.
+        for under in ["images", "pods"] {
+            let needle = root.path().join(under);
+            let mounts = tests::mounts_anywhere(needle.to_str().unwrap());
+            assert!(mounts.is_empty(), "{file}: a mount is left: {mounts:?}");
+        }
+        assert!(
+            tests::processes_with(root.path().to_str().unwrap()).is_empty(),
+            "{file}: a supervisor is left"
+        );
         assert!(
             network_leftovers(&root).is_empty(),
             "{file}: {:?}",

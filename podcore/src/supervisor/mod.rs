@@ -145,6 +145,10 @@ pub struct Supervisor {
     initialized: bool,
     /// Where podctl waits for the [`StartReport`].
     ready: Option<File>,
+    /// Where podctl says the pod's network is made (`go`), or closes
+    /// without a word when it could not make it: podctl makes the network
+    /// while this process starts and pause is created, which need none.
+    network_made: Option<File>,
     /// This supervisor took over a pod whose supervisor died (`podctl recover`).
     recovering: bool,
     signals: OwnedFd,
@@ -161,9 +165,22 @@ pub struct Supervisor {
 /// The file name of the supervisor's binary, which `podctl run` starts for every pod.
 pub const SUPERVISOR_BINARY: &str = "podctl-supervisor";
 
+/// The environment variable through which `podctl run` hands the supervisor
+/// the read end of the pipe where it says the pod's network is made.
+pub const NETWORK_MADE_FD: &str = "PODCTL_NETWORK_MADE_FD";
+
+/// What `podctl run` writes there once the pod's network is made.
+pub const NETWORK_MADE: &str = "network made";
+
 /// Run the supervisor of pod `uid` under `root` until the pod is deleted or
-/// completes; `ready` gets the [`StartReport`].
-pub fn run(root: &Path, uid: &str, ready: Option<File>) -> Result<(), SupervisorError> {
+/// completes; `ready` gets the [`StartReport`]. With `network_made`, the
+/// containers wait for podctl's word there that the pod's network is made.
+pub fn run(
+    root: &Path,
+    uid: &str,
+    ready: Option<File>,
+    network_made: Option<File>,
+) -> Result<(), SupervisorError> {
     let _ = nix::unistd::setsid();
     nix::sys::prctl::set_child_subreaper(true).map_err(sys("become a child subreaper"))?;
     spawn::step(
@@ -185,6 +202,7 @@ pub fn run(root: &Path, uid: &str, ready: Option<File>) -> Result<(), Supervisor
     let record: PodRecord = read_json(&paths.record())?;
     let previous: Option<PodStatus> = read_json(&paths.status()).ok();
     let mut supervisor = Supervisor::new(paths, record, ready, signals, server);
+    supervisor.network_made = network_made;
     tracing::debug!(
         "step supervisor: record read, status made: {:.1} ms",
         started.elapsed().as_secs_f64() * 1000.0
@@ -226,6 +244,7 @@ impl Supervisor {
             sandbox: Sandbox::Running,
             initialized: false,
             ready,
+            network_made: None,
             recovering: false,
             signals,
             server,

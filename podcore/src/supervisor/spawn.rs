@@ -21,7 +21,7 @@ use crate::status::{ContainerState, EventType, Terminated, TerminatedReason, Wai
 
 use super::lifecycle::{Ended, Kind, Life};
 use super::output::{Capture, Output};
-use super::{Supervisor, SupervisorError, chain, io, pipe, sys};
+use super::{NETWORK_MADE, Supervisor, SupervisorError, chain, io, pipe, sys};
 
 /// A process a client exec'd, until it ends and the client is answered.
 pub(super) struct ExecRun {
@@ -80,6 +80,15 @@ impl Supervisor {
                 .map_err(SupervisorError::from)
         })?;
         self.pause_creating = Some(pending);
+        if let Some(word) = self.network_made.take()
+            && let Err(error) = step("waited for podctl to make the pod network", || {
+                self.wait_for_network(word)
+            })
+        {
+            // pause is taken apart with the rest of the pod by the caller.
+            self.collect_pause();
+            return Err(error);
+        }
         let files = in_child(|| {
             step("sandbox files (/etc, /dev/shm, volumes)", || {
                 crate::sandbox::prepare(
@@ -110,6 +119,26 @@ impl Supervisor {
                 return Err(error);
             }
         }
+        Ok(())
+    }
+
+    /// Wait for podctl's word that the pod's network is made, then take the
+    /// pod's addresses from it (the pod's `/etc/hosts` and status need them).
+    fn wait_for_network(&mut self, mut word: File) -> Result<(), SupervisorError> {
+        let mut said = String::new();
+        word.read_to_string(&mut said)
+            .map_err(io("read podctl's word on the pod network"))?;
+        if said.trim() != NETWORK_MADE {
+            return Err(SupervisorError::Create(
+                "podctl could not make the pod's network".into(),
+            ));
+        }
+        let attachment = crate::network::attachment(&self.paths);
+        self.status.pod_ip = attachment
+            .as_ref()
+            .and_then(|a| a.pod_ip())
+            .map(str::to_string);
+        self.status.pod_ips = attachment.map(|a| a.ips).unwrap_or_default();
         Ok(())
     }
 

@@ -61,19 +61,24 @@ fn main() -> ExitCode {
                 .with_filter(targets(level)),
         )
         .init();
-    let ready = std::env::var(READY_FD)
-        .ok()
-        .and_then(|fd| fd.parse::<i32>().ok())
-        .map(|fd| {
-            // SAFETY: podctl run passed this fd, open and owned by nobody else here.
-            unsafe { std::fs::File::from_raw_fd(fd) }
-        });
+    let handed = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|fd| fd.parse::<i32>().ok())
+            .map(|fd| {
+                // SAFETY: podctl run passed this fd, open and owned by nobody else here.
+                unsafe { std::fs::File::from_raw_fd(fd) }
+            })
+    };
+    let ready = handed(READY_FD);
+    let network_made = handed(podcore::supervisor::NETWORK_MADE_FD);
     // SAFETY: called before any thread exists.
     unsafe {
         std::env::remove_var(READY_FD);
+        std::env::remove_var(podcore::supervisor::NETWORK_MADE_FD);
         std::env::remove_var(LOG_LEVEL);
     }
-    match podcore::supervisor::run(&root, &uid, ready) {
+    match podcore::supervisor::run(&root, &uid, ready, network_made) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!(

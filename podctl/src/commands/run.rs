@@ -280,7 +280,8 @@ pub fn start_pods(
             since(prepare_started)
         );
         let supervisor_started = Instant::now();
-        launch::start_supervisor(root, &record, &supervisor, false)
+        let network = || podcore::runtime::make_network(root, &record).map_err(anyhow::Error::from);
+        launch::start_supervisor(root, &record, &supervisor, false, Some(&network))
             .with_context(|| format!("start pod {name}"))?;
         tracing::debug!(
             "step supervisor started the pod: {}",
