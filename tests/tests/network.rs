@@ -141,11 +141,36 @@ fn pods_get_their_own_ips_and_reach_each_other_without_nat() {
             addr.contains(&format!("inet {ip}/")),
             "{name}: eth0 holds {ip}: {addr}"
         );
+        // An IPv4 network: eth0 makes no IPv6 link-local address, so it
+        // sends no duplicate address probes, router solicitations or MLD
+        // reports for the bridge to flood to every pod.
+        let (_, v6, _) = output(
+            tests::nsenter(pid)
+                .arg("--net")
+                .args(["ip", "-6", "-o", "addr", "show", "dev", "eth0"]),
+        );
+        assert_eq!(v6.trim(), "", "{name}: no IPv6 address on eth0");
+        let (_, link, _) = output(
+            tests::nsenter(pid)
+                .arg("--net")
+                .args(["ip", "-d", "link", "show", "dev", "eth0"]),
+        );
+        assert!(link.contains("addrgenmode none"), "{name}: {link}");
         let json = root.pod(name);
         assert_eq!(json["status"]["podIPs"][0]["ip"], ip.as_str());
         // /etc/hosts maps the pod's name to its IP, as the kubelet writes it.
         let (_, hosts, _) = root.podctl(&["exec", name, "--", "cat", "/etc/hosts"]);
         assert!(hosts.contains(&format!("{ip}\t{name}\n")), "{hosts}");
+    }
+    // The veths' host ends, ports of the bridge, make no IPv6 address either.
+    let (_, veths, _) = output(
+        root.netns
+            .enter()
+            .args(["ip", "-o", "-d", "link", "show", "type", "veth"]),
+    );
+    assert_eq!(veths.lines().count(), 2, "{veths}");
+    for line in veths.lines() {
+        assert!(line.contains("addrgenmode none"), "{line}");
     }
     // The server sees the client's own pod IP: no NAT between pods.
     let seen = fetch_in(&root, "client", &format!("http://{server}/cgi-bin/peer")).unwrap();

@@ -360,8 +360,10 @@ fn start() -> Result {
         "Measured by `cargo xtask bench start` (release build), {POD_RUNS} runs after a warm-up, peers in the same run. \
          podctl: `podctl run -d -f examples/two-containers-pod.yml` until both containers run, then \
          `podctl delete pod two-containers-pod --grace-period 0` until nothing is left.\n\n{table}\n\
-         The pod network: podctl's built-in network (bridge, veth pair and address made over rtnetlink, no CNI plugin run), in a network namespace of \
-         the bench's own; podctl runs through `nsenter --net`. podman kube play uses its default network.\n\
+         The pod network: podctl's built-in network (bridge, veth pair and address made over rtnetlink, no CNI plugin run, \
+         no IPv6 link-local on its veths), in a network namespace of the bench's own; podctl runs through `nsenter --net`; \
+         podctl makes it while the pod's supervisor starts and creates pause, so it adds little or nothing to a start \
+         (the two medians differ within the noise). podman kube play uses its default network.\n\
          First use of the image (its layers unpacked on the way): {first_use:.1} ms.\n\
          Ratios: podman kube play / podctl start = {:.1}x; podctl start / one crun create+start = {:.2}x; \
          podman pod rm / podctl delete = {:.1}x.\n\n{}\n\n\
@@ -376,7 +378,9 @@ fn start() -> Result {
          RCU grace period (10-20 ms here); `podctl run` keeps that lock warm while it starts pods, so the wait \
          overlaps its other work. The rest is the container's own setup on 2 cores shared by three creates: \
          libcontainer's intermediate process reads `/proc/self/mountinfo` and `/proc/self/cgroup` for each of the \
-         v1 hierarchies, its init makes some 20 mounts (each checked through `/proc/self/fd` by `pathrs`), and \
+         v1 hierarchies, its init makes some 20 mounts (each checked through `/proc/self/fd` by `pathrs`) and \
+         compiles the container's seccomp filter with libseccomp (1 ms for the default profile; pause's own \
+         filter is a tenth of it, and pause's root is its image's layer bound read-only, no overlay), and \
          every file made on this machine's root ext4 (no journal) scans past the inodes freed in the last \
          minutes (a pod's runtime files are on tmpfs for that reason). Most of a delete is the containers' exit \
          (the kernel tearing down their PID and mount namespaces).\n",
