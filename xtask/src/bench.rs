@@ -755,7 +755,16 @@ fn memory() -> Result {
          it exits (the container is handed to the supervisor, a child subreaper). What is left per supervisor is mostly its heap, stack and libc's data ({:.0} kB \
          private) plus its share of code pages common to all supervisors. The rest of a pod's memory is the \
          kernel's (slab for its namespaces, cgroups in every v1 hierarchy and mounts, page tables, kernel \
-         stacks) and its container's own process.\n",
+         stacks) and its container's own process.\n\n\
+         Most of that slab is not the pod's own size but this machine's history (`/proc/slabinfo` before and \
+         after 20 pods, and `perf record -e kmem:kmalloc` of one start, by hand on f36b9a7): some 0.6 MiB a \
+         pod is in 1 KiB kmalloc objects, allocated by `alloc_shrinker_info` as each of the pod's memory \
+         cgroups (pod, pause, container) comes online, about 315 per cgroup, the same with hostNetwork. The \
+         kernel gives every new memory cgroup a slot for every memory-cgroup-aware shrinker id ever handed \
+         out since boot, one per superblock, and the ids' high-water mark does not come down: each pod's \
+         mounts (`/proc`, `/dev`, `/dev/shm`, mqueue, overlays) are superblocks, so after this machine has \
+         run 1000 pods at once (the density-1000 bench) every later pod pays for them. On a machine that has \
+         not, the slots are fewer in proportion (not measured: this VM was not rebooted between runs).\n",
         per_pod(pss_min),
         per_pod(pss_max),
         verdict(
