@@ -48,13 +48,21 @@ fn assert_gone(root: &Root, uid: &str, pids: &[i32]) {
     );
 }
 
+/// A root running pod `name`: one container `c` sleeping.
+fn sleeper_pod(name: &str) -> Root {
+    let root = Root::with_busybox();
+    root.start(
+        &format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  containers:\n  - {{name: c, image: busybox, command: [sleep, '3600']}}\n"),
+        &[],
+    );
+    root
+}
+
 /// pause's root is its image's layer bound read-only: no overlay, no upper
 /// folder written on the disk for it.
 #[test]
 fn pause_root_is_its_image_layer_read_only() {
-    let root = Root::with_busybox();
-    let manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: bare}\nspec:\n  containers:\n  - {name: c, image: busybox, command: [sleep, '3600']}\n";
-    root.start(manifest, &[]);
+    let root = sleeper_pod("bare");
     let pause = root.pid("bare", "pause");
     let table = std::fs::read_to_string(format!("/proc/{pause}/mountinfo")).unwrap();
     let line = table
@@ -83,9 +91,7 @@ fn pause_root_is_its_image_layer_read_only() {
 /// default profile, some ten times longer.
 #[test]
 fn pause_runs_under_a_seccomp_filter_of_its_few_calls() {
-    let root = Root::with_busybox();
-    let manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: narrow}\nspec:\n  containers:\n  - {name: c, image: busybox, command: [sleep, '3600']}\n";
-    root.start(manifest, &[]);
+    let root = sleeper_pod("narrow");
     let pause = root.pid("narrow", "pause");
     let app = root.pid("narrow", "c");
     let pause_filter = tests::seccomp_filter_length(pause).expect("pause has a filter");
