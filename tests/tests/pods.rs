@@ -58,6 +58,54 @@ fn sleeper_pod(name: &str) -> Root {
     root
 }
 
+/// A second after the start, an idle supervisor drops its mappings of the
+/// code and read-only data it touched while starting (the pages stay in the
+/// page cache, shared): what it keeps mapped is what its loop has run since.
+#[test]
+fn an_idle_supervisor_keeps_little_of_its_code_mapped() {
+    let root = sleeper_pod("idle");
+    let supervisor = root.supervisor_pid(&pod_uid(&root, "idle"));
+    std::thread::sleep(Duration::from_secs(3));
+    let smaps = std::fs::read_to_string(format!("/proc/{supervisor}/smaps")).unwrap();
+    // (start, end, perms, offset, Rss kB) of the supervisor binary's mappings.
+    let mut mappings: Vec<(u64, u64, String, String, u64)> = Vec::new();
+    for line in smaps.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() >= 6 && fields[5].ends_with("/podctl-supervisor") {
+            let (start, end) = fields[0].split_once('-').unwrap();
+            mappings.push((
+                u64::from_str_radix(start, 16).unwrap(),
+                u64::from_str_radix(end, 16).unwrap(),
+                fields[1].to_string(),
+                fields[2].to_string(),
+                0,
+            ));
+        } else if fields.first() == Some(&"Rss:")
+            && let Some(last) = mappings.last_mut()
+            && last.4 == 0
+        {
+            last.4 = fields[1].parse().unwrap();
+        }
+    }
+    let code = mappings
+        .iter()
+        .find(|m| m.2 == "r-xp")
+        .expect("the code mapping");
+    let size_kb = (code.1 - code.0) / 1024;
+    assert!(
+        code.4 * 4 < size_kb,
+        "{} of {size_kb} kB of code mapped: {mappings:?}",
+        code.4
+    );
+    let read_only = mappings
+        .iter()
+        .find(|m| m.2 == "r--p" && u64::from_str_radix(&m.3, 16) == Ok(0))
+        .expect("the read-only data mapping");
+    assert!(read_only.4 <= 128, "read-only data mapped: {mappings:?}");
+    let (code, _, err) = root.podctl(&["delete", "pod", "idle", "--grace-period", "0"]);
+    assert_eq!(code, 0, "{err}");
+}
+
 /// pause's root is its image's layer bound read-only: no overlay, no upper
 /// folder written on the disk for it.
 #[test]

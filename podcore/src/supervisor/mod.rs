@@ -159,6 +159,10 @@ pub struct Supervisor {
     attachments: Vec<(String, std::os::unix::net::UnixStream)>,
     /// When a client or signal asked the pod to stop (for `-v` timings).
     stop_asked: Option<Instant>,
+    /// When to shed what starting took ([`shed_startup_memory`]): a second
+    /// after the start was reported, once the first turns of the loop (status
+    /// writes, the create children reaped) have run code the start did not.
+    shed_at: Option<Instant>,
     dirty: bool,
 }
 
@@ -251,6 +255,7 @@ impl Supervisor {
             execs: Vec::new(),
             attachments: Vec::new(),
             stop_asked: None,
+            shed_at: None,
             dirty: true,
         };
         let declared: Vec<(Container, bool)> = supervisor
@@ -355,6 +360,10 @@ impl Supervisor {
                 return Ok(());
             }
             self.write_status();
+            if self.shed_at.is_some_and(|at| Instant::now() >= at) {
+                self.shed_at = None;
+                shed_startup_memory();
+            }
             self.wait_for_events();
         }
     }
@@ -416,7 +425,7 @@ impl Supervisor {
             self.write_status();
             self.dirty = true;
             self.notify(&StartReport::Started);
-            shed_startup_memory();
+            self.shed_at = Some(Instant::now() + SHED_AFTER);
         }
     }
 
@@ -516,6 +525,7 @@ impl Supervisor {
             .chain(killed)
             .chain(pod.filter(|d| *d > Instant::now()))
             .chain(self.execs.iter().filter_map(|e| e.deadline))
+            .chain(self.shed_at)
             .min()
     }
 }
@@ -544,45 +554,26 @@ fn own_mount_namespace() -> Result<(), SupervisorError> {
     .map_err(sys("make the supervisor's mounts a slave of the host's"))
 }
 
+/// How long after the start report [`shed_startup_memory`] runs.
+const SHED_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Give back what starting the pod took and the loop does not need: the
-/// heap's free pages (`malloc_trim`), and this process's mappings of code
-/// (every supervisor maps the same pages of the binary and libc; each maps
-/// what it touched while starting, 64 kB around every fault, about 5 MB).
-/// Code is read-only and never written, so dropping the mappings only means
-/// the pages the loop runs are mapped again, from the page cache, on use.
+/// heap's free pages (`malloc_trim`), and this process's mappings of the
+/// binary's and libraries' code and read-only data (every supervisor maps
+/// the same pages of the page cache; each maps what it touched while
+/// starting, 64 kB around every fault, megabytes). Those pages are never
+/// written, so dropping the mappings only means the pages the loop uses are
+/// mapped again, from the page cache, on use. Mappings holding a page this
+/// process wrote (relocated data) are kept: dropping them would lose it.
 fn shed_startup_memory() {
-    // SAFETY: malloc_trim only releases free heap memory back to the kernel.
-    unsafe { nix::libc::malloc_trim(0) };
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
-        return;
-    };
-    for line in maps.lines() {
-        let mut fields = line.split_whitespace();
-        let (Some(range), Some(perms), Some(_), Some(_), Some(inode)) = (
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-        ) else {
-            continue;
-        };
-        // Executable, not writable, backed by a file: code.
-        if perms != "r-xp" || inode == "0" {
-            continue;
-        }
-        let Some((start, end)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(start), Ok(end)) = (
-            usize::from_str_radix(start, 16),
-            usize::from_str_radix(end, 16),
-        ) else {
-            continue;
-        };
-        // SAFETY: the range is a whole read-only, executable file mapping of
-        // this process; MADV_DONTNEED drops its page table entries and the
-        // unchanged pages are faulted in again from the file when run.
+    let ranges = std::fs::read_to_string("/proc/self/smaps")
+        .map(|smaps| sheddable(&smaps))
+        .unwrap_or_default();
+    for (start, end) in ranges {
+        // SAFETY: the range is a whole read-only file mapping of this
+        // process none of whose pages was written (`sheddable`);
+        // MADV_DONTNEED drops its page table entries and the unchanged
+        // pages are faulted in again from the file when used.
         unsafe {
             nix::libc::madvise(
                 start as *mut nix::libc::c_void,
@@ -591,6 +582,41 @@ fn shed_startup_memory() {
             )
         };
     }
+    // Last: the text just read is freed by now.
+    // SAFETY: malloc_trim only releases free heap memory back to the kernel.
+    unsafe { nix::libc::malloc_trim(0) };
+}
+
+/// The address ranges of a `/proc/self/smaps` text that are read-only,
+/// private file mappings (code and read-only data) without an anonymous
+/// page, i.e. never written to.
+fn sheddable(smaps: &str) -> Vec<(usize, usize)> {
+    let mut ranges = Vec::new();
+    let mut current: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(first) = fields.next() else {
+            continue;
+        };
+        if let Some((start, end)) = first.split_once('-')
+            && let (Ok(start), Ok(end)) = (
+                usize::from_str_radix(start, 16),
+                usize::from_str_radix(end, 16),
+            )
+        {
+            let perms = fields.next().unwrap_or("");
+            let inode = fields.nth(2).unwrap_or("0");
+            current = (matches!(perms, "r-xp" | "r--p") && inode != "0").then_some((start, end));
+            continue;
+        }
+        if first == "Anonymous:"
+            && let Some(range) = current.take()
+            && fields.next() == Some("0")
+        {
+            ranges.push(range);
+        }
+    }
+    ranges
 }
 
 /// Create a non-blocking, close-on-exec pipe.
@@ -611,4 +637,36 @@ pub fn chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sheddable;
+
+    #[test]
+    fn only_unwritten_read_only_file_mappings_are_shed() {
+        let smaps = "\
+00200000-0046e000 r--p 00000000 fe:00 4242                               /usr/bin/podctl-supervisor
+Rss:                 512 kB
+Anonymous:             0 kB
+VmFlags: rd mr mw me sd
+0046e000-00ac8000 r-xp 0026e000 fe:00 4242                               /usr/bin/podctl-supervisor
+Rss:                1620 kB
+Anonymous:             0 kB
+00ac8000-00b49000 r--p 008c8000 fe:00 4242                               /usr/bin/podctl-supervisor
+Rss:                 164 kB
+Anonymous:            20 kB
+00b49000-00b4e000 rw-p 00949000 fe:00 4242                               /usr/bin/podctl-supervisor
+Anonymous:            12 kB
+03b40000-03b71000 rw-p 00000000 00:00 0                                  [heap]
+Anonymous:            72 kB
+7ffd1000-7ffd3000 r-xp 00000000 00:00 0                                  [vdso]
+Anonymous:             0 kB
+";
+        assert_eq!(
+            sheddable(smaps),
+            vec![(0x0020_0000, 0x0046_e000), (0x0046_e000, 0x00ac_8000)],
+            "code and unwritten read-only data; not the relocated data, the heap or the vdso"
+        );
+    }
 }
