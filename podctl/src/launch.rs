@@ -120,7 +120,7 @@ pub fn start_supervisor(
         }
     };
     // The network is made while the supervisor starts; it is told, or the
-    // pipe closes without a word and it takes apart what it made.
+    // socket closes without a word and it takes apart what it made.
     let network_error = match (network, word) {
         (Some(make), Some(word)) => match make() {
             Ok(()) => {
