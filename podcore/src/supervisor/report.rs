@@ -19,6 +19,17 @@ use super::{Sandbox, Supervisor};
 /// The most events a pod keeps (the oldest go first).
 const MAX_EVENTS: usize = 200;
 
+/// The pod's addresses (`status.podIP`, `status.podIPs`), from the network
+/// podctl made (none yet, or with hostNetwork: none).
+pub(super) fn addresses(paths: &PodPaths) -> (Option<String>, Vec<String>) {
+    let attachment = crate::network::attachment(paths);
+    let pod_ip = attachment
+        .as_ref()
+        .and_then(|a| a.pod_ip())
+        .map(str::to_string);
+    (pod_ip, attachment.map(|a| a.ips).unwrap_or_default())
+}
+
 /// A new pod's status: Pending, its addresses, its conditions.
 pub(super) fn new_status(paths: &PodPaths, record: &PodRecord) -> PodStatus {
     let now = Utc::now();
@@ -27,18 +38,14 @@ pub(super) fn new_status(paths: &PodPaths, record: &PodRecord) -> PodStatus {
         status: kind == ConditionType::PodScheduled,
         last_transition_time: now,
     };
-    // The pod's addresses, from the network podctl made before this process.
-    let attachment = crate::network::attachment(paths);
+    let (pod_ip, pod_ips) = addresses(paths);
     PodStatus {
         phase: Phase::Pending,
         reason: None,
         message: None,
         start_time: Some(now),
-        pod_ip: attachment
-            .as_ref()
-            .and_then(|a| a.pod_ip())
-            .map(str::to_string),
-        pod_ips: attachment.map(|a| a.ips).unwrap_or_default(),
+        pod_ip,
+        pod_ips,
         host_ip: crate::network::host_ip(),
         qos_class: record.qos(),
         terminating: false,

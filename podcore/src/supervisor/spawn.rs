@@ -133,12 +133,7 @@ impl Supervisor {
                 "podctl could not make the pod's network".into(),
             ));
         }
-        let attachment = crate::network::attachment(&self.paths);
-        self.status.pod_ip = attachment
-            .as_ref()
-            .and_then(|a| a.pod_ip())
-            .map(str::to_string);
-        self.status.pod_ips = attachment.map(|a| a.ips).unwrap_or_default();
+        (self.status.pod_ip, self.status.pod_ips) = super::report::addresses(&self.paths);
         Ok(())
     }
 
