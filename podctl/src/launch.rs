@@ -1,7 +1,7 @@
 //! Starting a pod's supervisor (`podctl-supervisor`) for `run` and
 //! `recover`, and waiting for its word that the pod started or failed.
 
-use std::io::Read;
+use std::io::BufRead;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -136,9 +136,13 @@ pub fn start_supervisor(
         },
         _ => None,
     };
+    // The report is one line; the read ends there, or at the pipe's end when
+    // the supervisor dies first. Not at the end alone: a process that
+    // inherited the write end (a tracer started as the supervisor) would
+    // keep it open.
     let mut answer = String::new();
-    std::fs::File::from(read)
-        .read_to_string(&mut answer)
+    std::io::BufReader::new(std::fs::File::from(read))
+        .read_line(&mut answer)
         .context("wait for the pod supervisor")?;
     // The supervisor runs on, detached; it is reaped by init once this process exits.
     let _ = child.try_wait();

@@ -106,6 +106,75 @@ fn an_idle_supervisor_keeps_little_of_its_code_mapped() {
     assert_eq!(code, 0, "{err}");
 }
 
+/// Every process of a create and delete (the supervisor, its throw-away
+/// children, libcontainer's intermediate and init processes) reads the
+/// mount table and its own cgroups at most twice: the cgroup v1 manager of
+/// the patched libcgroups (vendor/libcgroups) reads them once, not once per
+/// controller. Counted with strace on the supervisor and all it forks.
+#[test]
+fn a_container_create_reads_the_mount_table_once() {
+    let root = Root::with_busybox();
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    let wrapper = dir.path().join("podctl-supervisor");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec strace -f -qq -e trace=open,openat,openat2 -o {} {} \"$@\"\n",
+            trace.display(),
+            tests::bin("podctl-supervisor").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let file = dir.path().join("pod.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: traced}\nspec:\n  containers:\n  - {name: c, image: busybox, command: [sleep, '3600']}\n",
+    )
+    .unwrap();
+    let (code, _, err) = output(
+        root.command()
+            .args(["run", "-d", "-f"])
+            .arg(&file)
+            .env("PODCTL_SUPERVISOR", &wrapper),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = root.podctl(&["delete", "pod", "traced", "--grace-period", "0"]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    // Opened by path, or by name below an open /proc/self (libcgroups' way).
+    let mut reads: std::collections::BTreeMap<(String, &str), usize> = Default::default();
+    for line in text.lines() {
+        let pid = line
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        for file in ["mountinfo", "cgroup"] {
+            if line.contains(&format!("\"/proc/self/{file}\""))
+                || line.contains(&format!(", \"{file}\""))
+            {
+                *reads.entry((pid.clone(), file)).or_default() += 1;
+            }
+        }
+    }
+    assert!(
+        reads.keys().any(|(_, file)| *file == "mountinfo"),
+        "the trace shows no read of mountinfo at all: {}",
+        &text[..text.len().min(2000)]
+    );
+    let many: Vec<_> = reads.iter().filter(|(_, n)| **n > 2).collect();
+    assert!(
+        many.is_empty(),
+        "processes reading a file again and again: {many:?}"
+    );
+}
+
 /// pause's root is its image's layer bound read-only: no overlay, no upper
 /// folder written on the disk for it.
 #[test]

@@ -42,6 +42,10 @@ const PACKAGES: &[(&str, &str)] = &[
         "an independent client that puts images into the test registry",
     ),
     ("apache2-utils", "htpasswd, the test registry's users"),
+    (
+        "strace",
+        "counts the files a container's create opens in a test",
+    ),
 ];
 
 pub type Result<T = ()> = std::result::Result<T, String>;
