@@ -193,7 +193,7 @@ pub fn prepare(
     // The pod's folder is root's alone: its volumes hold Secrets' files,
     // its logs what its containers print (containers reach their volumes
     // through bind mounts, not through this folder).
-    let written = std::fs::create_dir_all(&paths.dir)
+    let made = std::fs::create_dir_all(&paths.dir)
         .and_then(|()| {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&paths.dir, std::fs::Permissions::from_mode(0o700))
@@ -202,24 +202,43 @@ pub fn prepare(
         .and_then(|()| {
             PodPaths::mount_run_dir(root)
                 .map_err(crate::pod::io("mount a tmpfs at", &PodPaths::run_dir(root)))
-        })
-        .and_then(|()| write_json(&paths.record(), &record));
-    if let Err(error) = written {
+        });
+    if let Err(error) = made {
         undo();
         return Err(error.into());
     }
-    let started = std::time::Instant::now();
-    let kinds = crate::namespaces::wanted(&record.spec);
-    let pinned = crate::namespaces::pin(root, &uid, &record.spec, &kinds);
-    tracing::debug!(
-        "step namespaces pinned ({}): {:.1} ms",
-        kinds
-            .iter()
-            .map(|k| k.file())
-            .collect::<Vec<_>>()
-            .join(", "),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
+    // The record is written (two fsyncs) on a thread of its own while this
+    // one pins the namespaces: neither needs the other, and both are on the
+    // way to the pod's start. (`pin` enters and leaves the new namespaces on
+    // its own thread: network, UTS and IPC namespaces are a thread's.)
+    let (written, pinned) = std::thread::scope(|scope| {
+        let written = scope.spawn(|| write_json(&paths.record(), &record));
+        let started = std::time::Instant::now();
+        let kinds = crate::namespaces::wanted(&record.spec);
+        let pinned = crate::namespaces::pin(root, &uid, &record.spec, &kinds);
+        tracing::debug!(
+            "step namespaces pinned ({}): {:.1} ms",
+            kinds
+                .iter()
+                .map(|k| k.file())
+                .collect::<Vec<_>>()
+                .join(", "),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        let written = written.join().unwrap_or_else(|_| {
+            Err(crate::pod::io("write", &paths.record())(
+                std::io::Error::other("the thread writing the record panicked"),
+            ))
+        });
+        (written, pinned)
+    });
+    if let Err(error) = written {
+        if pinned.is_ok() {
+            crate::namespaces::unpin_all(root, &uid);
+        }
+        undo();
+        return Err(error.into());
+    }
     if let Err(error) = pinned {
         undo();
         return Err(error.into());
