@@ -126,7 +126,8 @@ pub fn comount_links() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Keeps the kernel's cgroup migration lock in its fast state while pods start.
+/// Keeps the kernel's cgroup migration lock in its fast state while pods
+/// start, on a cgroup v2 host.
 ///
 /// Every write to a `cgroup.procs` file (libcontainer makes one per v1
 /// hierarchy for each new container) takes the kernel's global
@@ -139,6 +140,12 @@ pub fn comount_links() -> Vec<(String, String)> {
 /// from a thread of its own: the one slow wait overlaps the rest of `podctl
 /// run`'s work instead of every pod's first create. Best effort: where the
 /// write is refused, nothing is kept warm and pods start as before.
+///
+/// On a v1 (or hybrid) host it does nothing: there the workspace's
+/// libcgroups moves a container's intermediate process through the `tasks`
+/// file, which takes no global lock, and the warming write would only hold
+/// the cgroup mutex through a whole grace period, holding up every
+/// container's cgroups meanwhile.
 pub struct MigrationWarmth {
     stop: std::sync::mpsc::Sender<()>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -151,7 +158,9 @@ impl MigrationWarmth {
     /// Start keeping the lock warm; it stops when this is dropped.
     pub fn start() -> Self {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let thread = own_procs_file().and_then(|path| {
+        let unified = nix::sys::statfs::statfs("/sys/fs/cgroup")
+            .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+        let thread = own_procs_file().filter(|_| unified).and_then(|path| {
             std::thread::Builder::new()
                 .name("cgroup-warmth".into())
                 .spawn(move || {

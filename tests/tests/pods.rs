@@ -110,9 +110,11 @@ fn an_idle_supervisor_keeps_little_of_its_code_mapped() {
 /// children, libcontainer's intermediate and init processes) reads the
 /// mount table or its own cgroups again and again: a cgroup v1 manager of
 /// the patched libcgroups (vendor/libcgroups) reads each once, not once per
-/// controller. Counted with strace on the supervisor and all it forks.
+/// controller; and on a v1 host a container's intermediate process moves
+/// itself into its cgroups through `tasks`, not `cgroup.procs`. Counted
+/// with strace on the supervisor and all it forks.
 #[test]
-fn a_container_create_reads_the_mount_table_once_not_per_controller() {
+fn a_container_create_reads_the_mount_table_once_and_moves_through_tasks() {
     let root = Root::with_busybox();
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("trace");
@@ -144,9 +146,60 @@ fn a_container_create_reads_the_mount_table_once_not_per_controller() {
             .env("PODCTL_SUPERVISOR", &wrapper),
     );
     assert_eq!(code, 0, "{err}");
+    let uid = pod_uid(&root, "traced");
+    let pod = format!("pod{uid}");
+    // On a v1 host the container's intermediate process moved itself through
+    // each hierarchy's `tasks` file (no global lock), and the container is in
+    // its own cgroup in every hierarchy mounted at /sys/fs/cgroup/<controllers>.
+    let v1 = !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    if v1 {
+        let cgroups =
+            std::fs::read_to_string(format!("/proc/{}/cgroup", root.pid("traced", "c"))).unwrap();
+        let mut checked = 0;
+        for line in cgroups.lines() {
+            let mut fields = line.splitn(3, ':');
+            let (_, controllers, path) = (
+                fields.next(),
+                fields.next().unwrap(),
+                fields.next().unwrap(),
+            );
+            if controllers.is_empty()
+                || controllers.starts_with("name=")
+                || !std::path::Path::new("/sys/fs/cgroup")
+                    .join(controllers)
+                    .is_dir()
+            {
+                continue;
+            }
+            assert!(
+                path.ends_with(&format!("/{pod}/c")),
+                "{controllers}: {path}\n{cgroups}"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 3, "{cgroups}");
+    }
     let (code, _, err) = root.podctl(&["delete", "pod", "traced", "--grace-period", "0"]);
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(&trace).unwrap();
+    if v1 {
+        let written = |file: &str| {
+            text.lines()
+                .filter(|l| {
+                    l.contains(&pod) && l.contains(&format!("/{file}\"")) && l.contains("O_WRONLY")
+                })
+                .count()
+        };
+        assert!(
+            written("tasks") >= 3,
+            "no move through tasks files:\n{text}"
+        );
+        assert_eq!(
+            written("cgroup.procs"),
+            0,
+            "a move through cgroup.procs:\n{text}"
+        );
+    }
     // Opened by path, or by name below an open /proc/self (libcgroups' way).
     let mut reads: std::collections::BTreeMap<(String, &str), usize> = Default::default();
     for line in text.lines() {

@@ -373,13 +373,13 @@ fn start() -> Result {
          steps overlap):\n\n{steps}\n\
          Where the time of one delete goes (`podctl -v delete pod two-containers-pod --grace-period 0`; the \
          network's step runs beside the rest of the removal):\n\n{delete_steps}\n\
-         Most of a container's create step is the kernel's: libcontainer moves the new process into its cgroups \
-         (one `cgroup.procs` write per v1 hierarchy), and the first such write after a quiet spell waits for an \
-         RCU grace period (10-20 ms here); `podctl run` keeps that lock warm while it starts pods, so the wait \
-         overlaps its other work. The rest is the container's own setup on 2 cores shared by three creates: \
+         A container's create is libcontainer's processes setting it up, on 2 cores shared by three creates: \
          libcontainer's intermediate process makes the container's cgroups (it reads `/proc/self/mountinfo` and \
-         `/proc/self/cgroup` once, through the workspace's patched libcgroups, `vendor/libcgroups`; libcgroups 0.7 \
-         read both for each of 12 controllers, 2-5 ms more of every start and delete, A/B), its init makes some 20 mounts (each checked through `/proc/self/fd` by `pathrs`) and \
+         `/proc/self/cgroup` once and moves itself into them through the v1 `tasks` files, through the workspace's \
+         patched libcgroups, `vendor/libcgroups`; libcgroups 0.7 read both files for each of 12 controllers, and its \
+         `cgroup.procs` writes took the kernel's global migration lock, whose first writer after a quiet spell waits \
+         an RCU grace period of 10-20 ms here: together 4-6 ms of every start, A/B), its init makes some 20 \
+         mounts (each checked through `/proc/self/fd` by `pathrs`) and \
          compiles the container's seccomp filter with libseccomp (1 ms for the default profile; pause's own \
          filter is a tenth of it, and pause's root is its image's layer bound read-only, no overlay), and \
          every file made on this machine's root ext4 (no journal) scans past the inodes freed in the last \
