@@ -7,9 +7,7 @@ use std::path::Path;
 use chrono::Utc;
 
 use crate::image::{Image, Store};
-use crate::pod::{
-    PodPaths, PodRecord, ResolvedImage, RunOptions, claim_name, release_name, write_json,
-};
+use crate::pod::{PodPaths, PodRecord, ResolvedImage, RunOptions, claim_name, release_name};
 use crate::spec::PodSpec;
 
 /// Why a pod could not be prepared.
@@ -122,16 +120,53 @@ pub fn resolved(store: &Store, image: &Image) -> Result<ResolvedImage, crate::im
     })
 }
 
+/// A prepared pod: its record, and the record's write to disk, which may
+/// still be under way ([`RecordWrite`]).
+pub struct Prepared {
+    pub record: PodRecord,
+    pub written: RecordWrite,
+}
+
+/// `pod.json` being written (temp file, fsync, rename) on a thread of its
+/// own, and the bytes it holds: podctl hands those to the pod's supervisor
+/// over a pipe, so neither waits for the disk before the supervisor starts.
+/// [`RecordWrite::wait`] must succeed before podctl tells the supervisor to
+/// go on past pause (see [`crate::supervisor::NETWORK_MADE`]).
+pub struct RecordWrite {
+    bytes: std::sync::Arc<Vec<u8>>,
+    path: std::path::PathBuf,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl RecordWrite {
+    /// The record as written, for the supervisor.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Wait until the record is on disk.
+    pub fn wait(self) -> Result<(), PrepareError> {
+        let path = self.path;
+        let result = self.thread.join().unwrap_or_else(|_| {
+            Err(std::io::Error::other(
+                "the thread writing the record panicked",
+            ))
+        });
+        result.map_err(|e| crate::pod::io("write", &path)(e).into())
+    }
+}
+
 /// Resolve every container's image (unpacking layers on first use), claim
-/// the pod's name, write its record and pin its namespaces. Nothing is left
-/// behind on failure. The network is [`make_network`]'s, once the pod's
-/// supervisor is on its way.
+/// the pod's name, start writing its record and pin its namespaces. Nothing
+/// is left behind on failure (but a failed write of the record, which
+/// [`RecordWrite::wait`] reports: the caller then removes the pod). The
+/// network is [`make_network`]'s, once the pod's supervisor is on its way.
 pub fn prepare(
     root: &Path,
     store: &Store,
     pod: PodSpec,
     options: RunOptions,
-) -> Result<PodRecord, PrepareError> {
+) -> Result<Prepared, PrepareError> {
     check_permitted(&pod, &options)?;
     let mut images = BTreeMap::new();
     let lists = [
@@ -208,42 +243,57 @@ pub fn prepare(
         return Err(error.into());
     }
     // The record is written (two fsyncs) on a thread of its own while this
-    // one pins the namespaces: neither needs the other, and both are on the
-    // way to the pod's start. (`pin` enters and leaves the new namespaces on
-    // its own thread: network, UTS and IPC namespaces are a thread's.)
-    let (written, pinned) = std::thread::scope(|scope| {
-        let written = scope.spawn(|| write_json(&paths.record(), &record));
-        let started = std::time::Instant::now();
-        let kinds = crate::namespaces::wanted(&record.spec);
-        let pinned = crate::namespaces::pin(root, &uid, &record.spec, &kinds);
-        tracing::debug!(
-            "step namespaces pinned ({}): {:.1} ms",
-            kinds
-                .iter()
-                .map(|k| k.file())
-                .collect::<Vec<_>>()
-                .join(", "),
-            started.elapsed().as_secs_f64() * 1000.0
-        );
-        let written = written.join().unwrap_or_else(|_| {
-            Err(crate::pod::io("write", &paths.record())(
-                std::io::Error::other("the thread writing the record panicked"),
-            ))
-        });
-        (written, pinned)
-    });
-    if let Err(error) = written {
-        if pinned.is_ok() {
-            crate::namespaces::unpin_all(root, &uid);
+    // one pins the namespaces and the supervisor starts; the supervisor gets
+    // the same bytes over a pipe. (`pin` enters and leaves the new
+    // namespaces on its own thread: network, UTS and IPC namespaces are a
+    // thread's.)
+    let bytes = match serde_json::to_vec_pretty(&record) {
+        Ok(bytes) => std::sync::Arc::new(bytes),
+        Err(source) => {
+            undo();
+            return Err(crate::pod::PodError::Json {
+                what: format!("encode {}", paths.record().display()),
+                source,
+            }
+            .into());
         }
-        undo();
-        return Err(error.into());
-    }
+    };
+    let thread = {
+        let (path, bytes) = (paths.record(), bytes.clone());
+        std::thread::Builder::new()
+            .name("record-write".into())
+            .spawn(move || crate::fsutil::write_atomic(&path, &bytes))
+    };
+    let thread = match thread {
+        Ok(thread) => thread,
+        Err(e) => {
+            undo();
+            return Err(crate::pod::io("write", &paths.record())(e).into());
+        }
+    };
+    let written = RecordWrite {
+        bytes,
+        path: paths.record(),
+        thread,
+    };
+    let started = std::time::Instant::now();
+    let kinds = crate::namespaces::wanted(&record.spec);
+    let pinned = crate::namespaces::pin(root, &uid, &record.spec, &kinds);
+    tracing::debug!(
+        "step namespaces pinned ({}): {:.1} ms",
+        kinds
+            .iter()
+            .map(|k| k.file())
+            .collect::<Vec<_>>()
+            .join(", "),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     if let Err(error) = pinned {
+        let _ = written.wait();
         undo();
         return Err(error.into());
     }
-    Ok(record)
+    Ok(Prepared { record, written })
 }
 
 /// Make the pod's network (nothing with hostNetwork), pinned by

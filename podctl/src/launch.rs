@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, bail};
 use podcore::control;
 use podcore::pod::{PodPaths, PodRecord};
+use podcore::runtime::RecordWrite;
 use podcore::supervisor;
 
 /// The environment variable carrying the readiness pipe's fd to the supervisor.
@@ -55,8 +56,17 @@ pub fn start_supervisor(
     exe: &Path,
     recovering: bool,
     network: Option<&dyn Fn() -> anyhow::Result<()>>,
+    written: Option<RecordWrite>,
 ) -> anyhow::Result<()> {
     let paths = PodPaths::new(root, &record.uid);
+    // The record's bytes, for a supervisor started while they are still on
+    // their way to the disk (see `RecordWrite`).
+    let record_pipe = match &written {
+        Some(_) => Some(
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("create the record's pipe")?,
+        ),
+        None => None,
+    };
     // Close-on-exec: the supervisor keeps only the end it is handed (were
     // the network's other end its too, it would wait for itself).
     let (read, write) =
@@ -78,6 +88,7 @@ pub fn start_supervisor(
     let log = std::fs::File::create(paths.supervisor_log()).context("create supervisor.log")?;
     let write_fd = write.as_raw_fd();
     let word_fd = word.as_ref().map(|(read, _)| read.as_raw_fd());
+    let record_fd = record_pipe.as_ref().map(|(read, _)| read.as_raw_fd());
     let mut command = Command::new(exe);
     command
         .arg("--root")
@@ -91,12 +102,15 @@ pub fn start_supervisor(
     if let Some(fd) = word_fd {
         command.env(supervisor::NETWORK_MADE_FD, fd.to_string());
     }
+    if let Some(fd) = record_fd {
+        command.env(supervisor::RECORD_FD, fd.to_string());
+    }
     // SAFETY: between fork and exec the closure only calls setsid(2) and fcntl(2).
     unsafe {
         command.pre_exec(move || {
             nix::unistd::setsid().map_err(std::io::Error::from)?;
-            // Keep the readiness pipe (and the network's) open across exec.
-            for fd in std::iter::once(write_fd).chain(word_fd) {
+            // Keep the readiness pipe (and the network's and the record's) open across exec.
+            for fd in std::iter::once(write_fd).chain(word_fd).chain(record_fd) {
                 nix::fcntl::fcntl(
                     fd,
                     nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
@@ -112,17 +126,41 @@ pub fn start_supervisor(
         drop(read);
         write
     });
+    let record_pipe = record_pipe.map(|(read, write)| {
+        drop(read);
+        write
+    });
     let mut child = match child {
         Ok(child) => child,
         Err(e) => {
+            // The record's file is done before its folder goes.
+            if let Some(written) = written {
+                let _ = written.wait();
+            }
             podcore::teardown::remove_pod(root, &record.entry());
             return Err(e).context("spawn the pod supervisor");
+        }
+    };
+    if let (Some(pipe), Some(written)) = (record_pipe, &written) {
+        // A supervisor already dead fails the write (EPIPE: podctl ignores
+        // SIGPIPE); its death is reported below, as ever.
+        let _ = std::io::Write::write_all(&mut std::fs::File::from(pipe), written.bytes());
+    }
+    // The record is on disk before the supervisor goes on past pause: it is
+    // told so with the network's word, or not at all.
+    let durable = || -> anyhow::Result<()> {
+        match written {
+            Some(written) => written.wait().map_err(anyhow::Error::from),
+            None => Ok(()),
         }
     };
     // The network is made while the supervisor starts; it is told, or the
     // socket closes without a word and it takes apart what it made.
     let network_error = match (network, word) {
-        (Some(make), Some(word)) => match make() {
+        (Some(make), Some(word)) => match [make(), durable()]
+            .into_iter()
+            .collect::<anyhow::Result<()>>()
+        {
             Ok(()) => {
                 // A supervisor already gone is reported below, as ever.
                 let _ = nix::sys::socket::send(
@@ -134,7 +172,7 @@ pub fn start_supervisor(
             }
             Err(error) => Some(error),
         },
-        _ => None,
+        _ => durable().err(),
     };
     // The report is one line; the read ends there, or at the pipe's end when
     // the supervisor dies first. Not at the end alone: a process that

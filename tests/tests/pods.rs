@@ -276,8 +276,13 @@ fn pause_runs_under_a_seccomp_filter_of_its_few_calls() {
         app_filter > 200,
         "the container's filter: {app_filter} instructions"
     );
-    // Let go, pause waits in pause(2) again.
-    assert_eq!(proc_stat(pause).map(|s| s.state), Some('S'));
+    // Let go, pause waits in pause(2) again (it may run a moment after the detach).
+    let state = wait_for(Duration::from_secs(5), || {
+        proc_stat(pause)
+            .map(|s| s.state)
+            .filter(|state| *state == 'S')
+    });
+    assert_eq!(state, Some('S'), "pause did not sleep again");
     let (code, _, err) = root.podctl(&["delete", "pod", "narrow", "--grace-period", "0"]);
     assert_eq!(code, 0, "{err}");
 }

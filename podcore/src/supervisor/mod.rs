@@ -173,8 +173,14 @@ pub const SUPERVISOR_BINARY: &str = "podctl-supervisor";
 /// the read end of the pipe where it says the pod's network is made.
 pub const NETWORK_MADE_FD: &str = "PODCTL_NETWORK_MADE_FD";
 
-/// What `podctl run` writes there once the pod's network is made.
+/// What `podctl run` writes there once the pod's network is made (and the
+/// pod's record is on disk).
 pub const NETWORK_MADE: &str = "network made";
+
+/// The environment variable through which `podctl run` hands the supervisor
+/// a pipe holding the pod's record (`pod.json`'s bytes): the supervisor
+/// starts while podctl's write of the file is still on its way to the disk.
+pub const RECORD_FD: &str = "PODCTL_RECORD_FD";
 
 /// Run the supervisor of pod `uid` under `root` until the pod is deleted or
 /// completes; `ready` gets the [`StartReport`]. With `network_made`, the
@@ -184,6 +190,7 @@ pub fn run(
     uid: &str,
     ready: Option<File>,
     network_made: Option<File>,
+    record_pipe: Option<File>,
 ) -> Result<(), SupervisorError> {
     let _ = nix::unistd::setsid();
     nix::sys::prctl::set_child_subreaper(true).map_err(sys("become a child subreaper"))?;
@@ -203,7 +210,20 @@ pub fn run(
         .map_err(io("write supervisor.pid"))?;
     let server = server::Server::bind(&paths.control_socket())?;
     let started = Instant::now();
-    let record: PodRecord = read_json(&paths.record())?;
+    let record: PodRecord = match record_pipe {
+        Some(mut pipe) => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut pipe, &mut bytes)
+                .map_err(io("read the pod's record from podctl"))?;
+            serde_json::from_slice(&bytes).map_err(|source| {
+                SupervisorError::Pod(crate::pod::PodError::Json {
+                    what: "decode the pod's record from podctl".into(),
+                    source,
+                })
+            })?
+        }
+        None => read_json(&paths.record())?,
+    };
     let previous: Option<PodStatus> = read_json(&paths.status()).ok();
     let mut supervisor = Supervisor::new(paths, record, ready, signals, server);
     supervisor.network_made = network_made;

@@ -72,13 +72,15 @@ fn main() -> ExitCode {
     };
     let ready = handed(READY_FD);
     let network_made = handed(podcore::supervisor::NETWORK_MADE_FD);
+    let record = handed(podcore::supervisor::RECORD_FD);
     // SAFETY: called before any thread exists.
     unsafe {
         std::env::remove_var(READY_FD);
         std::env::remove_var(podcore::supervisor::NETWORK_MADE_FD);
+        std::env::remove_var(podcore::supervisor::RECORD_FD);
         std::env::remove_var(LOG_LEVEL);
     }
-    match podcore::supervisor::run(&root, &uid, ready, network_made) {
+    match podcore::supervisor::run(&root, &uid, ready, network_made, record) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!(

@@ -46,7 +46,7 @@ pub fn run(root: &Path, args: PodName) -> anyhow::Result<()> {
     if podcore::network::ensure(root, &record).with_context(|| format!("recover pod {name}"))? {
         eprintln!("pod \"{name}\": its network failed its check and was made anew");
     }
-    launch::start_supervisor(root, &record, &supervisor, true, None)
+    launch::start_supervisor(root, &record, &supervisor, true, None, None)
         .with_context(|| format!("recover pod {name}"))?;
     println!("pod \"{name}\" recovered");
     Ok(())

@@ -274,15 +274,23 @@ pub fn start_pods(
         let prepare_started = Instant::now();
         let prepared = podcore::runtime::prepare(root, &store, p.pod, options.clone());
         progress.finish_and_clear();
-        let record = prepared.with_context(|| format!("create pod {name}"))?;
+        let podcore::runtime::Prepared { record, written } =
+            prepared.with_context(|| format!("create pod {name}"))?;
         tracing::debug!(
             "step images, name and pod record: {}",
             since(prepare_started)
         );
         let supervisor_started = Instant::now();
         let network = || podcore::runtime::make_network(root, &record).map_err(anyhow::Error::from);
-        launch::start_supervisor(root, &record, &supervisor, false, Some(&network))
-            .with_context(|| format!("start pod {name}"))?;
+        launch::start_supervisor(
+            root,
+            &record,
+            &supervisor,
+            false,
+            Some(&network),
+            Some(written),
+        )
+        .with_context(|| format!("start pod {name}"))?;
         tracing::debug!(
             "step supervisor started the pod: {}",
             since(supervisor_started)
