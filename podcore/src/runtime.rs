@@ -132,10 +132,12 @@ pub struct Prepared {
 /// over a pipe, so neither waits for the disk before the supervisor starts.
 /// [`RecordWrite::wait`] must succeed before podctl tells the supervisor to
 /// go on past pause (see [`crate::supervisor::NETWORK_MADE`]).
+/// Dropped unwaited (an error on the way), it still waits for the write, so
+/// that no thread writes into a pod folder being removed.
 pub struct RecordWrite {
     bytes: std::sync::Arc<Vec<u8>>,
     path: std::path::PathBuf,
-    thread: std::thread::JoinHandle<std::io::Result<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
 
 impl RecordWrite {
@@ -145,14 +147,26 @@ impl RecordWrite {
     }
 
     /// Wait until the record is on disk.
-    pub fn wait(self) -> Result<(), PrepareError> {
-        let path = self.path;
-        let result = self.thread.join().unwrap_or_else(|_| {
-            Err(std::io::Error::other(
-                "the thread writing the record panicked",
-            ))
-        });
-        result.map_err(|e| crate::pod::io("write", &path)(e).into())
+    pub fn wait(mut self) -> Result<(), PrepareError> {
+        self.join()
+            .map_err(|e| crate::pod::io("write", &self.path)(e).into())
+    }
+
+    fn join(&mut self) -> std::io::Result<()> {
+        match self.thread.take() {
+            Some(thread) => thread.join().unwrap_or_else(|_| {
+                Err(std::io::Error::other(
+                    "the thread writing the record panicked",
+                ))
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RecordWrite {
+    fn drop(&mut self) {
+        let _ = self.join();
     }
 }
 
@@ -274,7 +288,7 @@ pub fn prepare(
     let written = RecordWrite {
         bytes,
         path: paths.record(),
-        thread,
+        thread: Some(thread),
     };
     let started = std::time::Instant::now();
     let kinds = crate::namespaces::wanted(&record.spec);
