@@ -514,3 +514,24 @@ fn a_restart_pulls_again_and_a_failed_pull_waits_in_image_pull_back_off() {
     });
     assert!(again.is_some(), "{}", root.container_status("flaky", "app"));
 }
+
+/// A host without CA certificates (here: none where rustls looks) gets an
+/// error that names the fix, not a panic of the HTTP client's construction.
+/// Nothing is sent: the client is never made, and the test's network
+/// namespace reaches nothing anyway.
+#[test]
+fn a_host_without_ca_certificates_gets_an_error_not_a_panic() {
+    let root = Root::new();
+    let (code, _, err) = output(
+        root.command()
+            .args(["image", "pull", "registry.example/app:1"])
+            .env("SSL_CERT_FILE", "/dev/null")
+            .env("SSL_CERT_DIR", root.path().join("no-certificates")),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("registry.example") && err.contains("CA certificates"),
+        "{err}"
+    );
+}

@@ -160,18 +160,27 @@ impl Registry {
         Self { settings, progress }
     }
 
-    fn client(&self, endpoint: &Endpoint) -> Client {
+    /// The registry client for `endpoint`. Made with `try_from`, not
+    /// `Client::new`: on a host without CA certificates `new` falls back to
+    /// a default HTTP client whose construction panics.
+    fn client(&self, endpoint: &Endpoint) -> Result<Client, RegistryError> {
         let plain = if endpoint.plain_http {
             vec![endpoint.host.clone()]
         } else {
             Vec::new()
         };
-        Client::new(ClientConfig {
+        Client::try_from(ClientConfig {
             protocol: ClientProtocol::HttpsExcept(plain),
             max_concurrent_download: CONNECTIONS,
             connect_timeout: Some(std::time::Duration::from_secs(10)),
             read_timeout: Some(std::time::Duration::from_secs(60)),
             ..Default::default()
+        })
+        .map_err(|e| {
+            RegistryError::Config(format!(
+                "make the HTTPS client for {}: {e}: install the host's CA certificates (Debian: ca-certificates)",
+                endpoint.host
+            ))
         })
     }
 
@@ -238,7 +247,7 @@ impl Registry {
                 tag.unwrap_or("latest").into(),
             ),
         };
-        let client = self.client(endpoint);
+        let client = self.client(endpoint)?;
         let auth = Self::auth(&endpoint.host)?;
         let fail = |e: oci_client::errors::OciDistributionError| {
             remote_error("pull", &shown, &endpoint.host, e)
@@ -499,7 +508,7 @@ impl Registry {
             remote.repository().into(),
             remote.tag().unwrap_or("latest").into(),
         );
-        let client = self.client(&endpoint);
+        let client = self.client(&endpoint)?;
         let auth = Self::auth(&endpoint.host)?;
         let fail = |e| remote_error("push", &shown, &endpoint.host, e);
         client
@@ -553,7 +562,7 @@ impl Registry {
                 "podctl/login-check".into(),
                 "latest".into(),
             );
-            let client = self.client(&endpoint);
+            let client = self.client(&endpoint)?;
             let auth =
                 RegistryAuth::Basic(credential.username.clone(), credential.password.clone());
             let fail = |e| remote_error("log in to", host, host, e);
