@@ -132,6 +132,7 @@ pub struct Prepared {
 /// over a pipe, so neither waits for the disk before the supervisor starts.
 /// [`RecordWrite::wait`] must succeed before podctl tells the supervisor to
 /// go on past pause (see [`crate::supervisor::NETWORK_MADE`]).
+///
 /// Dropped unwaited (an error on the way), it still waits for the write, so
 /// that no thread writes into a pod folder being removed.
 pub struct RecordWrite {
@@ -224,8 +225,9 @@ pub fn prepare(
         qos_class: Some(qos),
     };
     // hostPorts are checked and claimed (the record written) under one lock,
-    // so two runs cannot both take a port.
-    let _ports = port_lock(root)?;
+    // so two runs cannot both take a port: the thread writing the record
+    // lets it go once the record is in place.
+    let ports = port_lock(root)?;
     if let Some((field, port, holder)) = crate::network::host_port_clash(root, &record) {
         return Err(PrepareError::PortTaken {
             field,
@@ -276,7 +278,11 @@ pub fn prepare(
         let (path, bytes) = (paths.record(), bytes.clone());
         std::thread::Builder::new()
             .name("record-write".into())
-            .spawn(move || crate::fsutil::write_atomic(&path, &bytes))
+            .spawn(move || {
+                let written = crate::fsutil::write_atomic(&path, &bytes);
+                drop(ports);
+                written
+            })
     };
     let thread = match thread {
         Ok(thread) => thread,

@@ -277,6 +277,49 @@ fn a_host_port_is_published_and_a_clash_is_refused_naming_the_holder() {
     );
 }
 
+/// Runs started at the same moment for one hostPort: exactly one gets it.
+/// The port is checked and the record written under the root's lock, and
+/// the lock is let go only once the record is in place, also now that the
+/// record is written on a thread while the pod starts.
+#[test]
+fn runs_at_once_for_one_host_port_give_it_to_one_pod() {
+    let root = Root::with_busybox();
+    let dir = tempfile::tempdir().unwrap();
+    let runs: Vec<_> = (0..4)
+        .map(|i| {
+            let file = dir.path().join(format!("p{i}.yaml"));
+            let manifest = sleeper(&format!("p{i}")).replace(
+                "command: [sleep, '3600']}",
+                "command: [sleep, '3600'], ports: [{containerPort: 80, hostPort: 18081}]}",
+            );
+            std::fs::write(&file, manifest).unwrap();
+            root.command()
+                .args(["run", "-d", "-f"])
+                .arg(&file)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let results: Vec<(i32, String)> = runs
+        .into_iter()
+        .map(|run| {
+            let out = run.wait_with_output().unwrap();
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+        .collect();
+    let started = results.iter().filter(|(code, _)| *code == 0).count();
+    assert_eq!(started, 1, "{results:?}");
+    for (code, err) in results.iter().filter(|(code, _)| *code != 0) {
+        assert_eq!(*code, 1, "{err}");
+        assert!(err.contains("18081/TCP"), "{err}");
+    }
+}
+
 #[test]
 fn port_forward_reaches_a_pod_without_a_host_port_and_ends_on_ctrl_c() {
     let root = Root::with_busybox();
