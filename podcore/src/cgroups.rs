@@ -160,7 +160,7 @@ impl MigrationWarmth {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let unified = nix::sys::statfs::statfs("/sys/fs/cgroup")
             .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
-        let thread = own_procs_file().filter(|_| unified).and_then(|path| {
+        let thread = unified.then(own_procs_file).flatten().and_then(|path| {
             std::thread::Builder::new()
                 .name("cgroup-warmth".into())
                 .spawn(move || {
