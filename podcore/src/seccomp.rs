@@ -489,7 +489,8 @@ pub fn profile(capabilities: &[String]) -> Value {
 
 /// What pause may call, and what the runtime calls in pause's process
 /// between loading the filter and `execve` (its start handshake, the user
-/// lookup, the executor's signal reset): everything else fails with EPERM.
+/// lookup, the executor's signal reset, its error report): everything else
+/// fails with EPERM.
 /// pause itself only installs handlers, reaps and waits; a filter of 30
 /// calls rather than 300 is also 1 ms less of every pod's start, the
 /// filter being compiled anew in every container's init.
@@ -524,6 +525,12 @@ const PAUSE_ALLOWED: &[&str] = &[
     "sendmsg",
     "socket",
     "statx",
+    // the runtime's error report, when `execve` fails: its log line reads
+    // the clock and the thread id. Where the clock is a system call (no vDSO
+    // clock source, e.g. an emulated VM) refusing it made the runtime panic
+    // and the report was lost.
+    "clock_gettime",
+    "gettid",
 ];
 
 /// The seccomp section of the pause container's spec ([`PAUSE_ALLOWED`]).

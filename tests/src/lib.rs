@@ -213,6 +213,8 @@ pub fn output(command: &mut Command) -> (i32, String, String) {
 pub enum Entry<'a> {
     Dir(&'a str),
     File(&'a str, &'a [u8]),
+    /// A file with mode 0755.
+    Executable(&'a str, &'a [u8]),
     Symlink(&'a str, &'a str),
 }
 
@@ -223,7 +225,9 @@ pub fn raw_tar(entries: &[Entry]) -> Vec<u8> {
         let mut header = tar::Header::new_old();
         let (name, data, kind, link): (&str, &[u8], tar::EntryType, Option<&str>) = match entry {
             Entry::Dir(name) => (name, b"", tar::EntryType::Directory, None),
-            Entry::File(name, data) => (name, data, tar::EntryType::Regular, None),
+            Entry::File(name, data) | Entry::Executable(name, data) => {
+                (name, data, tar::EntryType::Regular, None)
+            }
             Entry::Symlink(name, target) => (name, b"", tar::EntryType::Symlink, Some(target)),
         };
         header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
@@ -234,7 +238,7 @@ pub fn raw_tar(entries: &[Entry]) -> Vec<u8> {
         header.set_uid(0);
         header.set_gid(0);
         header.set_mtime(0);
-        header.set_mode(if kind == tar::EntryType::Directory {
+        header.set_mode(if matches!(entry, Entry::Dir(_) | Entry::Executable(..)) {
             0o755
         } else {
             0o644

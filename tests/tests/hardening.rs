@@ -504,6 +504,76 @@ fn the_seccomp_profile_refuses_io_uring_keyctl_and_odd_personas() {
     );
 }
 
+/// A pause that makes, as system calls, what the runtime's error report in
+/// pause's process calls (`clock_gettime`, `gettid`) and dies if either is
+/// refused, then waits as pause does. No libc: pause's filter refuses what a
+/// libc's start-up calls. x86_64 system call numbers.
+const CLOCK_PROBE_PAUSE: &str = r#"
+static long sys(long n, long a, long b) {
+    long r;
+    __asm__ volatile ("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b) : "rcx", "r11", "memory");
+    return r;
+}
+void _start(void) {
+    long ts[2];
+    if (sys(228, 0, (long)ts) != 0) sys(231, 3, 0);
+    if (sys(186, 0, 0) < 0) sys(231, 4, 0);
+    for (;;) sys(34, 0, 0);
+}
+"#;
+
+/// When `execve` fails in pause's container (a bad pause image), the
+/// runtime logs why from pause's process, under pause's filter: its log line
+/// reads the clock and the thread id. This host's vDSO answers
+/// `clock_gettime` without a system call, but where the clock source has no
+/// vDSO (emulated VMs) it is one: refusing it made the runtime panic there
+/// and `podctl run` said "BrokenChannel" instead of what was wrong. The probe
+/// makes the calls as system calls, under pause's filter, as pause.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn pause_s_filter_lets_the_runtime_read_the_clock_and_its_thread_id() {
+    let build = tempfile::tempdir().unwrap();
+    let source = build.path().join("probe.c");
+    std::fs::write(&source, CLOCK_PROBE_PAUSE).unwrap();
+    let binary = build.path().join("pause");
+    let (code, _, err) = tests::output(
+        std::process::Command::new("gcc")
+            .args(["-static", "-nostdlib", "-O1", "-o"])
+            .arg(&binary)
+            .arg(&source),
+    );
+    assert_eq!(code, 0, "gcc (installed by cargo xtask setup): {err}");
+    let probe = std::fs::read(&binary).unwrap();
+    let layer = tests::raw_tar(&[
+        tests::Entry::Dir("dev"),
+        tests::Entry::Executable("pause", &probe),
+    ]);
+    let layout = build.path().join("layout");
+    tests::write_layout(&layout, "latest", &[layer]);
+    let root = Root::with_busybox();
+    let (_, version, _) =
+        tests::output(std::process::Command::new(tests::bin("podctl")).arg("--version"));
+    let name = format!(
+        "podctl/pause:{}",
+        version.split_whitespace().nth(1).unwrap()
+    );
+    let (code, _, err) =
+        root.podctl(&["image", "import", layout.to_str().unwrap(), "--name", &name]);
+    assert_eq!(code, 0, "{err}");
+    root.start(&pod("clocked", SLEEPER), &[]);
+    let pause = root.pid("clocked", "pause");
+    assert!(
+        tests::seccomp_filter_length(pause).is_some_and(|n| n < 80),
+        "the probe runs under pause's filter"
+    );
+    // Given time to make its calls, the probe waits in pause(2): it was not refused.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let state = tests::proc_stat(pause).map(|s| s.state);
+    assert_eq!(state, Some('S'), "the probe died: a call was refused");
+    let (code, _, err) = root.podctl(&["delete", "pod", "clocked", "--grace-period", "0"]);
+    assert_eq!(code, 0, "{err}");
+}
+
 #[test]
 fn a_supervisor_dying_at_start_is_quoted_and_leaves_nothing() {
     let root = Root::with_busybox();

@@ -672,9 +672,18 @@ fn fork_child(
             drop(read);
             // The supervisor's handlers would write to its signal pipe.
             super::signals::restore_defaults();
+            let me = std::process::id();
             // A panic must not unwind into the supervisor's frames, which
             // this copy shares: it would run on as a second supervisor.
-            let answer = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(create)) {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(create));
+            if std::process::id() != me {
+                // A process libcontainer cloned from this child (its init
+                // shares these frames) panicked and unwound to here: the
+                // answer is this child's to give, from libcontainer's report.
+                // SAFETY: as below, _exit runs no destructor of shared state.
+                unsafe { nix::libc::_exit(1) }
+            }
+            let answer = match outcome {
                 Ok(Ok(pid)) => format!("ok {pid}"),
                 Ok(Err(error)) => format!("{} {}", answer_word(&error), chain(&error)),
                 Err(_) => "error the child process panicked (see supervisor.log)".to_string(),
