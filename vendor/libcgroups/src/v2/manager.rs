@@ -133,6 +133,9 @@ impl Manager {
             current_path = current_path.join(component);
             if !current_path.exists() {
                 match fs::create_dir(&current_path).wrap_create_dir(&current_path) {
+                    // podctl: another container of the same pod, created at
+                    // the same time, made it between the check and here.
+                    Err(err) if err.inner().kind() == std::io::ErrorKind::AlreadyExists => {}
                     Ok(()) => {
                         fs::metadata(&current_path)
                             .wrap_other(&current_path)?
