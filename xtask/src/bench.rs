@@ -589,7 +589,8 @@ fn proc_kb(path: &str, key: &str) -> u64 {
 }
 
 /// The memory no process or cache can give back, by `/proc/meminfo` field:
-/// what a pod holds for as long as it runs.
+/// what a pod holds for as long as it runs. `VmallocOther` is not the
+/// kernel's: see [`settled_meminfo`].
 const HELD: [&str; 7] = [
     "AnonPages:",
     "Shmem:",
@@ -597,24 +598,60 @@ const HELD: [&str; 7] = [
     "KernelStack:",
     "PageTables:",
     "Percpu:",
-    "VmallocUsed:",
+    "VmallocOther:",
 ];
+
+/// kB of `/proc/vmallocinfo` areas that hold kernel stacks. Where the kernel
+/// maps stacks with vmalloc (`CONFIG_VMAP_STACK`, the x86_64 default) they
+/// are counted in both `KernelStack` and `VmallocUsed`; the areas name the
+/// function that made them (`kernel_clone` or, not inlined, the functions
+/// it calls).
+fn vmalloc_stacks_kb(vmallocinfo: &str) -> i64 {
+    vmallocinfo
+        .lines()
+        .filter(|l| {
+            let caller = l.split_whitespace().nth(2).unwrap_or("");
+            [
+                "kernel_clone",
+                "copy_process",
+                "dup_task_struct",
+                "alloc_thread_stack",
+            ]
+            .iter()
+            .any(|f| caller.starts_with(f))
+        })
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("pages="))?
+                .parse::<i64>()
+                .ok()
+        })
+        .sum::<i64>()
+        * 4
+}
 
 /// `/proc/meminfo` once the page cache is written back and dropped and the
 /// kernel had 3 s to finish freeing what went before (memory cgroups and
-/// namespaces are freed lazily).
+/// namespaces are freed lazily), plus `VmallocOther:`, `VmallocUsed` less
+/// the kernel stacks in it (counted in `KernelStack` already).
 fn settled_meminfo() -> std::collections::BTreeMap<String, i64> {
     let _ = Command::new("sync").status();
     let _ = std::fs::write("/proc/sys/vm/drop_caches", "3");
     std::thread::sleep(Duration::from_secs(3));
-    std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let mut words = l.split_whitespace();
-            Some((words.next()?.to_string(), words.next()?.parse().ok()?))
-        })
-        .collect()
+    let mut fields: std::collections::BTreeMap<String, i64> =
+        std::fs::read_to_string("/proc/meminfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let mut words = l.split_whitespace();
+                Some((words.next()?.to_string(), words.next()?.parse().ok()?))
+            })
+            .collect();
+    let stacks =
+        vmalloc_stacks_kb(&std::fs::read_to_string("/proc/vmallocinfo").unwrap_or_default());
+    let used = fields.get("VmallocUsed:").copied().unwrap_or(0);
+    fields.insert("VmallocOther:".into(), (used - stacks).max(0));
+    fields
 }
 
 fn median_i64(mut values: Vec<i64>) -> i64 {
@@ -745,7 +782,9 @@ fn memory() -> Result {
          starting the pods and with them running, each time after `sync`, dropping the page cache and 3 s of \
          quiet.\n\n{}\n{}\n\n\
          How free memory is counted: as the growth of the memory nothing can give back, the fields {} of \
-         `/proc/meminfo` (per pod, MiB: {}). MemAvailable itself is not steady enough on this VM to judge by: \
+         `/proc/meminfo` (VmallocOther being VmallocUsed without the kernel stacks, which the kernel maps with \
+         vmalloc and counts in KernelStack too: a pod's three processes' stacks were counted twice before \
+         this; per pod, MiB: {}). MemAvailable itself is not steady enough on this VM to judge by: \
          between identical rounds its drop per pod was {} MiB, while the sum of those fields stayed between \
          {:.2} and {:.2} MiB per pod (free pages seem to come and go outside the free lists here, e.g. on the \
          per-CPU lists or through the VM's balloon; not looked into further).\n\n\
@@ -922,7 +961,7 @@ fn density_1000() -> Result {
          - all {PODS} deleted in {delete:.1} s\n\
          - memory with the {PODS} pods running, per pod: podctl's processes (supervisor + pause) {:.2} MiB PSS \
          (supervisors {} kB in all, of which {} kB private dirty; pause {} kB in all); free memory taken \
-         (the growth of {} in `/proc/meminfo`, after `sync`, dropping the page cache and 3 s of quiet) {:.2} MiB\n\n\
+         (the growth of {} in `/proc/meminfo`, VmallocOther being VmallocUsed without the kernel stacks, after `sync`, dropping the page cache and 3 s of quiet) {:.2} MiB\n\n\
          What grows with the pods (`podctl -v run` steps, median of 8 starts with none and with 900 pods running, \
          by hand on f36b9a7): a start 31.5 -> 40.2 ms; the supervisor's own mount namespace 0.2 -> 3.8 ms (the \
          host's mount table holds one network namespace pin per pod, which every supervisor copies and drops), \
