@@ -361,7 +361,8 @@ fn start() -> Result {
          podctl: `podctl run -d -f examples/two-containers-pod.yml` until both containers run, then \
          `podctl delete pod two-containers-pod --grace-period 0` until nothing is left.\n\n{table}\n\
          The pod network: podctl's built-in network (bridge, veth pair and address made over rtnetlink, no CNI plugin run, \
-         no IPv6 link-local on its veths), in a network namespace of the bench's own; podctl runs through `nsenter --net`; \
+         no IPv6 link-local on its veths), in a network namespace of the bench's own, which podctl's process enters between fork and exec (it ran through \
+         `nsenter --net` before 2026-11-24, and crun create && start through `sh -c`: each added an exec to the time); \
          podctl makes it while the pod's supervisor starts and creates pause, so it adds little or nothing to a start \
          (the two medians differ within the noise). podman kube play uses its default network.\n\
          First use of the image (its layers unpacked on the way): {first_use:.1} ms.\n\
@@ -517,16 +518,15 @@ fn bench_podctl(name: &str) -> Result<(BenchRoot, impl Fn(&[&str]) -> Command)> 
         net: PrivateNet::new()?,
         run: state.join("run"),
     };
-    let netns = format!("--net={}", net.net.path());
     // The built-in network: an empty CNI config folder (peers installed for
     // the bench may put theirs in /etc/cni/net.d).
     let conf = root().join("target/bench/cni-conf");
     std::fs::create_dir_all(&conf).map_err(|e| format!("create {}: {e}", conf.display()))?;
+    let netns = net.net.path();
     let command = move |args: &[&str]| {
-        let mut c = Command::new("nsenter");
+        let mut c = crate::build::PrivateNet::command_in(&netns, &podctl)
+            .expect("the bench's network namespace is open");
         c.env("PODCTL_CNI_CONF_DIR", &conf)
-            .arg(&netns)
-            .arg(&podctl)
             .arg("--root")
             .arg(&state)
             .args(args)

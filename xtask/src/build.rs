@@ -386,6 +386,29 @@ impl PrivateNet {
     pub fn path(&self) -> String {
         format!("/proc/{}/ns/net", self.holder.id())
     }
+
+    /// `program` run in the network namespace at `netns` (a [`Self::path`]):
+    /// its process enters it between fork and exec, as a process started
+    /// there would be, with no `nsenter` exec'd first (the bench times what
+    /// a user types).
+    pub fn command_in(netns: &str, program: impl AsRef<std::ffi::OsStr>) -> Result<Command> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let netns = std::fs::File::open(netns).map_err(|e| format!("open {netns}: {e}"))?;
+        let mut command = Command::new(program);
+        // SAFETY: the hook runs in the forked child before exec and only
+        // makes the setns system call on a file the closure owns.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        Ok(command)
+    }
 }
 
 impl Drop for PrivateNet {
