@@ -454,19 +454,27 @@ int main(void) {
 }
 "#;
 
+/// `source` compiled by gcc into a static program `dir/name`, with `flags`.
+fn compiled(dir: &Path, name: &str, source: &str, flags: &[&str]) -> std::path::PathBuf {
+    let file = dir.join(format!("{name}.c"));
+    std::fs::write(&file, source).unwrap();
+    let binary = dir.join(name);
+    let (code, _, err) = tests::output(
+        std::process::Command::new("gcc")
+            .args(["-static", "-O1"])
+            .args(flags)
+            .arg("-o")
+            .arg(&binary)
+            .arg(&file),
+    );
+    assert_eq!(code, 0, "gcc (installed by cargo xtask setup): {err}");
+    binary
+}
+
 #[test]
 fn the_seccomp_profile_refuses_io_uring_keyctl_and_odd_personas() {
     let build = tempfile::tempdir().unwrap();
-    let source = build.path().join("probe.c");
-    std::fs::write(&source, SYSCALL_PROBE).unwrap();
-    let binary = build.path().join("probe");
-    let (code, _, err) = tests::output(
-        std::process::Command::new("gcc")
-            .args(["-static", "-O1", "-o"])
-            .arg(&binary)
-            .arg(&source),
-    );
-    assert_eq!(code, 0, "gcc (installed by cargo xtask setup): {err}");
+    let binary = compiled(build.path(), "probe", SYSCALL_PROBE, &[]);
     let root = Root::with_busybox();
     let manifest = pod(
         "filtered",
@@ -533,16 +541,7 @@ void _start(void) {
 #[test]
 fn pause_s_filter_lets_the_runtime_read_the_clock_and_its_thread_id() {
     let build = tempfile::tempdir().unwrap();
-    let source = build.path().join("probe.c");
-    std::fs::write(&source, CLOCK_PROBE_PAUSE).unwrap();
-    let binary = build.path().join("pause");
-    let (code, _, err) = tests::output(
-        std::process::Command::new("gcc")
-            .args(["-static", "-nostdlib", "-O1", "-o"])
-            .arg(&binary)
-            .arg(&source),
-    );
-    assert_eq!(code, 0, "gcc (installed by cargo xtask setup): {err}");
+    let binary = compiled(build.path(), "pause", CLOCK_PROBE_PAUSE, &["-nostdlib"]);
     let probe = std::fs::read(&binary).unwrap();
     let layer = tests::raw_tar(&[
         tests::Entry::Dir("dev"),
