@@ -350,10 +350,12 @@ kind: Pod
 metadata: {name: chatty}
 spec:
   restartPolicy: OnFailure
+  volumes: [{name: state, emptyDir: {}}]
   containers:
   - name: c
     image: busybox
-    command: [sh, -c, 'echo out-1; sleep 0.2; echo err-2 >&2; sleep 0.2; echo out-3; head -c 40000 /dev/zero | tr "\0" x; echo; if [ -f /tmp/x ]; then sleep 3600; fi; touch /tmp/x; [ -f /proc/1/status ] && exit 1']
+    volumeMounts: [{name: state, mountPath: /state}]
+    command: [sh, -c, 'echo out-1; sleep 0.2; echo err-2 >&2; sleep 0.2; echo out-3; head -c 40000 /dev/zero | tr "\0" x; echo; if [ -f /state/x ]; then sleep 3600; fi; touch /state/x; [ -f /proc/1/status ] && exit 1']
 "#;
     root.start(manifest, &["--backoff", "300ms,1s"]);
     let status = wait_for(Duration::from_secs(20), || {
