@@ -501,6 +501,19 @@ impl Root {
         self.podctl(&args)
     }
 
+    /// Import the OCI layout at `layout` as this podctl's pause image, in
+    /// place of the one a pod would otherwise get.
+    pub fn import_as_pause(&self, layout: &Path) {
+        let (_, version, _) = output(Command::new(bin("podctl")).arg("--version"));
+        let name = format!(
+            "podctl/pause:{}",
+            version.split_whitespace().nth(1).expect("podctl --version")
+        );
+        let (code, _, err) =
+            self.podctl(&["image", "import", layout.to_str().unwrap(), "--name", &name]);
+        assert_eq!(code, 0, "{err}");
+    }
+
     /// Run a manifest that must start.
     pub fn start(&self, manifest: &str, extra: &[&str]) {
         let (code, out, err) = self.run_manifest(manifest, extra);

@@ -550,15 +550,7 @@ fn pause_s_filter_lets_the_runtime_read_the_clock_and_its_thread_id() {
     let layout = build.path().join("layout");
     tests::write_layout(&layout, "latest", &[layer]);
     let root = Root::with_busybox();
-    let (_, version, _) =
-        tests::output(std::process::Command::new(tests::bin("podctl")).arg("--version"));
-    let name = format!(
-        "podctl/pause:{}",
-        version.split_whitespace().nth(1).unwrap()
-    );
-    let (code, _, err) =
-        root.podctl(&["image", "import", layout.to_str().unwrap(), "--name", &name]);
-    assert_eq!(code, 0, "{err}");
+    root.import_as_pause(&layout);
     root.start(&pod("clocked", SLEEPER), &[]);
     let pause = root.pid("clocked", "pause");
     assert!(

@@ -1067,12 +1067,7 @@ fn a_pod_whose_sandbox_fails_halfway_leaves_nothing_behind() {
     // A pause image without /pause: the sandbox's folder, /dev/shm and
     // cgroups are made, then the pause container cannot start.
     let layout = workspace().join("target/images/busybox");
-    let (_, out, _) = output(Command::new(tests::bin("podctl")).arg("--version"));
-    let version = out.split_whitespace().nth(1).unwrap().to_string();
-    let name = format!("podctl/pause:{version}");
-    let (code, _, err) =
-        root.podctl(&["image", "import", layout.to_str().unwrap(), "--name", &name]);
-    assert_eq!(code, 0, "{err}");
+    root.import_as_pause(&layout);
     let (code, _, err) = root.run_manifest(&example("two-containers-pod.yml"), &[]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("pause"), "the failed step is named: {err}");
