@@ -260,6 +260,17 @@ pub fn sha256(bytes: &[u8]) -> String {
 /// the uncompressed `layers` (bottom first), named by `ref_name`; returns
 /// (manifest digest, diff ids).
 pub fn write_layout(dir: &Path, ref_name: &str, layers: &[Vec<u8>]) -> (String, Vec<String>) {
+    write_layout_with(dir, ref_name, layers, serde_json::json!({}))
+}
+
+/// [`write_layout`] with these fields (`User`, `Env`, ...) over the image
+/// config's run defaults.
+pub fn write_layout_with(
+    dir: &Path,
+    ref_name: &str,
+    layers: &[Vec<u8>],
+    run: serde_json::Value,
+) -> (String, Vec<String>) {
     use std::io::Write;
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
@@ -277,9 +288,14 @@ pub fn write_layout(dir: &Path, ref_name: &str, layers: &[Vec<u8>]) -> (String, 
         descriptors.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": size}));
         diff_ids.push(sha256(layer));
     }
+    let mut defaults =
+        serde_json::json!({"Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["sh"]});
+    for (field, value) in run.as_object().into_iter().flatten() {
+        defaults[field] = value.clone();
+    }
     let config = serde_json::json!({
         "architecture": "amd64", "os": "linux",
-        "config": {"Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["sh"]},
+        "config": defaults,
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
     });
     let (config_digest, config_size) = put(&serde_json::to_vec(&config).unwrap());

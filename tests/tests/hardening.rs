@@ -633,3 +633,189 @@ spec:
     assert!(message.contains("symbolic link"), "{message}");
     assert!(!root.logs("planted", "victim").contains("host only"));
 }
+
+/// A hostile image's NSS module: loaded into a process, its constructor
+/// says so on stderr.
+#[cfg(target_arch = "x86_64")]
+const NSS_MODULE: &str = r#"
+static long sys(long n, long a, long b, long c) {
+    long r;
+    __asm__ volatile ("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    return r;
+}
+__attribute__((constructor)) static void loaded(void) {
+    static const char line[] = "hostile nss module ran before the container's command\n";
+    sys(1, 2, (long)line, sizeof line - 1);
+}
+"#;
+
+/// A layer with the host's static busybox as `/bin/busybox`, `sh` and
+/// `sleep`, and `extra` entries.
+fn busybox_layer(extra: Vec<tests::Entry>) -> Vec<u8> {
+    let busybox = std::fs::read("/bin/busybox").expect("busybox-static (cargo xtask setup)");
+    let mut entries = vec![
+        tests::Entry::Dir("bin"),
+        tests::Entry::Executable("bin/busybox", &busybox),
+        tests::Entry::Symlink("bin/sh", "busybox"),
+        tests::Entry::Symlink("bin/sleep", "busybox"),
+        tests::Entry::Dir("etc"),
+        tests::Entry::Dir("tmp"),
+    ];
+    entries.extend(extra);
+    tests::raw_tar(&entries)
+}
+
+/// Import a one-layer image as `name`, with `run` over its config's defaults.
+fn import_image(root: &Root, name: &str, layer: Vec<u8>, run: serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    tests::write_layout_with(dir.path(), "latest", &[layer], run);
+    let (code, _, err) = root.podctl(&[
+        "image",
+        "import",
+        dir.path().to_str().unwrap(),
+        "--name",
+        name,
+    ]);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// The runtime's init sets `HOME` when the container's env has none, and
+/// libcontainer asks glibc (`getpwuid_r`) for it from inside the container,
+/// after `pivot_root`: glibc then follows the image's `/etc/nsswitch.conf`
+/// and loads the image's NSS module into the runtime's process, a copy of
+/// the pod's supervisor holding every container's env, before the
+/// container's command runs. podctl sets `HOME` itself, from the image's
+/// `/etc/passwd` as runc and crun do (`/` for a user not there), so no
+/// image code runs before the container's command.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn an_image_s_nss_module_never_runs_in_the_runtime_and_home_comes_from_its_passwd() {
+    let build = tempfile::tempdir().unwrap();
+    let source = build.path().join("nss.c");
+    std::fs::write(&source, NSS_MODULE).unwrap();
+    let module = build.path().join("libnss_hostile.so.2");
+    let (code, _, err) = tests::output(
+        std::process::Command::new("gcc")
+            .args(["-shared", "-fPIC", "-nostdlib", "-O1", "-o"])
+            .arg(&module)
+            .arg(&source),
+    );
+    assert_eq!(code, 0, "gcc (installed by cargo xtask setup): {err}");
+    let module = std::fs::read(&module).unwrap();
+    let root = Root::with_busybox();
+    import_image(
+        &root,
+        "hostile-nss",
+        busybox_layer(vec![
+            tests::Entry::File(
+                "etc/passwd",
+                b"root:x:0:0:root:/root:/bin/sh\nworker:x:1234:1234:worker:/home/worker:/bin/sh\n",
+            ),
+            tests::Entry::File(
+                "etc/nsswitch.conf",
+                b"passwd: hostile files\ngroup: hostile files\n",
+            ),
+            tests::Entry::Dir("lib"),
+            tests::Entry::Dir("lib/x86_64-linux-gnu"),
+            tests::Entry::File("lib/x86_64-linux-gnu/libnss_hostile.so.2", &module),
+            tests::Entry::Dir("usr"),
+            tests::Entry::Dir("usr/lib"),
+            tests::Entry::Dir("usr/lib/x86_64-linux-gnu"),
+            tests::Entry::File("usr/lib/x86_64-linux-gnu/libnss_hostile.so.2", &module),
+        ]),
+        serde_json::json!({}),
+    );
+    let show = "[sh, -c, 'echo \"HOME=$HOME\"; sleep 3600']";
+    root.start(
+        &pod(
+            "nss",
+            &format!(
+                "  containers:\n  - {{name: root, image: hostile-nss, command: {show}}}\n  \
+                 - {{name: worker, image: hostile-nss, command: {show}, securityContext: {{runAsUser: 1234}}}}\n  \
+                 - {{name: nobody, image: hostile-nss, command: {show}, securityContext: {{runAsUser: 4321}}}}\n  \
+                 - {{name: own, image: hostile-nss, command: {show}, env: [{{name: HOME, value: /data}}]}}\n"
+            ),
+        ),
+        &[],
+    );
+    for (container, home) in [
+        ("root", "/root"),
+        ("worker", "/home/worker"),
+        ("nobody", "/"),
+        ("own", "/data"),
+    ] {
+        let logs = root.wait_logs("nss", container, "HOME=");
+        assert!(
+            logs.contains(&format!("HOME={home}\n")),
+            "{container}: HOME from the image's /etc/passwd: {logs:?}"
+        );
+        assert!(
+            !logs.contains("hostile nss module"),
+            "{container}: the image's NSS module ran in the runtime: {logs:?}"
+        );
+    }
+    let (code, _, err) = root.podctl(&["delete", "pod", "nss", "--grace-period", "0"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// `/etc/passwd` and `/etc/group` are the image's, read inside its root
+/// filesystem: a symlink to an absolute path resolves there, not on the
+/// host, so an image cannot make podctl read a host file (or wait forever
+/// on a host FIFO) to pick its user and `HOME`.
+#[test]
+fn an_image_s_passwd_symlink_resolves_inside_its_root_not_on_the_host() {
+    let host = tempfile::tempdir().unwrap();
+    let secret = host.path().join("passwd");
+    std::fs::write(&secret, "someone:x:4242:4242::/host-home:/bin/sh\n").unwrap();
+    let fifo = host.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let root = Root::with_busybox();
+    let layer = |target: &Path| {
+        busybox_layer(vec![tests::Entry::Symlink(
+            "etc/passwd",
+            target.to_str().unwrap(),
+        )])
+    };
+    import_image(
+        &root,
+        "named-user",
+        layer(&secret),
+        serde_json::json!({"User": "someone"}),
+    );
+    import_image(&root, "fifo-passwd", layer(&fifo), serde_json::json!({}));
+    // The user's name is looked up in the image, where the link leads
+    // nowhere: the kubelet's CreateContainerConfigError, no process.
+    root.start(
+        &pod(
+            "named",
+            "  containers:\n  - {name: c, image: named-user, command: [sleep, '3600']}\n",
+        ),
+        &[],
+    );
+    let status = root.container_status("named", "c");
+    assert_eq!(
+        status["state"]["waiting"]["reason"], "CreateContainerConfigError",
+        "{status}"
+    );
+    assert_eq!(
+        status["state"]["waiting"]["message"],
+        "container c: image user \"someone\" is not in the image's /etc/passwd",
+        "{status}"
+    );
+    let (code, _, err) = root.podctl(&["delete", "pod", "named", "--grace-period", "0"]);
+    assert_eq!(code, 0, "{err}");
+    // A link to a host FIFO: HOME falls back to / instead of the start hanging.
+    root.start(
+        &pod(
+            "fifo",
+            "  containers:\n  - {name: c, image: fifo-passwd, command: [sh, -c, 'echo \"HOME=$HOME\"; sleep 3600'], securityContext: {runAsUser: 4242}}\n",
+        ),
+        &[],
+    );
+    let logs = root.wait_logs("fifo", "c", "HOME=");
+    assert!(logs.contains("HOME=/\n"), "{logs:?}");
+    let (code, _, err) = root.podctl(&["delete", "pod", "fifo", "--grace-period", "0"]);
+    assert_eq!(code, 0, "{err}");
+    let pods = tree(&root.path().join("pods"));
+    assert!(pods.is_empty() || pods == ["by-name"], "{pods:?}");
+}

@@ -12,7 +12,7 @@ pub mod security;
 
 pub use host::Host;
 pub use oci::{Placement, app_spec, pause_spec};
-pub use process::{process_args, process_env, process_user};
+pub use process::{ProcessUser, process_args, process_env, process_user};
 pub use runtime::{ExecIo, Stdio, create, destroy, spawn_in, start};
 pub use security::DEFAULT_CAPABILITIES;
 

@@ -115,7 +115,8 @@ pub fn pause_spec(
     spec["linux"]["seccomp"] = crate::seccomp::pause_profile();
     spec["root"] = json!({"path": rootfs, "readonly": true});
     spec["process"]["args"] = json!(["/pause"]);
-    spec["process"]["env"] = json!([DEFAULT_PATH]);
+    // HOME set: the runtime never asks glibc's NSS (see [`process_env`]).
+    spec["process"]["env"] = json!([DEFAULT_PATH, "HOME=/"]);
     spec["process"]["cwd"] = json!("/");
     spec["process"]["user"] = json!({"uid": 65535, "gid": 65535});
     spec["process"]["noNewPrivileges"] = json!(true);
@@ -137,6 +138,8 @@ pub struct Placement<'a> {
     pub rootfs: &'a Path,
     /// uid and gid (see [`super::process_user`]).
     pub user: (u32, u32),
+    /// The user's home folder, `HOME` unless the env sets one.
+    pub home: &'a str,
     /// The container's resolved `env` (see [`crate::env::resolve`]).
     pub env: &'a [(String, String)],
     /// A `Localhost` seccomp profile, read (see [`super::localhost_seccomp`]).
@@ -155,6 +158,7 @@ pub fn app_spec(
         joined,
         rootfs,
         user: (uid, gid),
+        home,
         env,
         localhost_seccomp,
     } = *place;
@@ -185,7 +189,7 @@ pub fn app_spec(
         ));
     }
     spec["process"]["args"] = json!(args);
-    spec["process"]["env"] = json!(process_env(image, &pod.hostname, env));
+    spec["process"]["env"] = json!(process_env(image, &pod.hostname, env, home));
     let cwd = container.working_dir.clone().unwrap_or_else(|| {
         if image.working_dir.is_empty() {
             "/".into()
@@ -384,6 +388,7 @@ spec:
             joined: &joined(),
             rootfs: Path::new("/nonexistent/rootfs"),
             user: (1000, 3000),
+            home: "/home/app",
             env: &[],
             localhost_seccomp: None,
         };

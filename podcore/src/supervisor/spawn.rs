@@ -423,11 +423,13 @@ impl Supervisor {
                 }
                 _ => None,
             };
+            let user = container::process_user(spec, image, &rootfs)?;
             let place = container::Placement {
                 paths: &self.paths,
                 joined: &joined,
                 rootfs: &rootfs,
-                user: container::process_user(spec, image, &rootfs)?,
+                user: (user.uid, user.gid),
+                home: &user.home,
                 env: &env,
                 localhost_seccomp: localhost.as_ref(),
             };
