@@ -63,7 +63,8 @@ fn sleeper_pod(name: &str) -> Root {
 /// page cache, shared): what it keeps mapped is what its loop has run since.
 /// The pod is found through its folder, not by asking podctl: answering a
 /// request runs code the loop does not, and on a slow host (an emulated VM)
-/// the request came after the drop and mapped it again.
+/// the request came after the drop and mapped it again. The supervisor is
+/// linked statically: it maps no shared object at all.
 #[test]
 fn an_idle_supervisor_keeps_little_of_its_code_mapped() {
     let root = sleeper_pod("idle");
@@ -107,6 +108,14 @@ fn an_idle_supervisor_keeps_little_of_its_code_mapped() {
         .find(|m| m.2 == "r--p" && u64::from_str_radix(&m.3, 16) == Ok(0))
         .expect("the read-only data mapping");
     assert!(read_only.4 <= 128, "read-only data mapped: {mappings:?}");
+    // Linked statically: no loader or shared library whose relocated data
+    // every supervisor would hold a private copy of.
+    let shared: Vec<&str> = smaps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|path| path.ends_with(".so") || path.contains(".so."))
+        .collect();
+    assert!(shared.is_empty(), "shared objects mapped: {shared:?}");
     let (code, _, err) = root.podctl(&["delete", "pod", "idle", "--grace-period", "0"]);
     assert_eq!(code, 0, "{err}");
 }

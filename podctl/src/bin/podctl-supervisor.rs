@@ -4,15 +4,18 @@
 //! It is a binary of its own, not a subcommand of `podctl`, because one runs
 //! for every pod for as long as the pod lives: it links only what supervising
 //! needs (no argument parser, manifest reader or table printer) and is linked
-//! without PIE, so its read-only data needs no relocation and stays shared
-//! between all supervisors instead of being copied into each.
+//! statically and without PIE (see `build.rs`), so neither its read-only
+//! data nor a loader's and libraries' bookkeeping is copied into each.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::os::fd::FromRawFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use tracing::field::{Field, Visit};
+use tracing::span;
 use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::prelude::*;
 
 /// The environment variable through which `podctl run` hands over the
 /// readiness pipe's write end.
@@ -53,14 +56,10 @@ fn main() -> ExitCode {
         .ok()
         .and_then(|l| l.parse::<LevelFilter>().ok())
         .unwrap_or(LevelFilter::WARN);
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(false)
-                .with_filter(targets(level)),
-        )
-        .init();
+    let _ = tracing::subscriber::set_global_default(Lines {
+        targets: targets(level),
+        level,
+    });
     let handed = |name: &str| {
         std::env::var(name)
             .ok()
@@ -89,5 +88,73 @@ fn main() -> ExitCode {
             );
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The supervisor's log: one line per event on stderr (its log file),
+/// `<time> <LEVEL> <target>: <message> <field>=<value>...`, as
+/// tracing-subscriber's `fmt` writes them; spans are not kept.
+///
+/// Not `fmt` itself: it stands on tracing-subscriber's span registry, whose
+/// table of shards is a 32 kB allocation every supervisor wrote and kept
+/// (one per pod), for spans no code here makes.
+struct Lines {
+    targets: Targets,
+    level: LevelFilter,
+}
+
+impl tracing::Subscriber for Lines {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        self.targets
+            .would_enable(metadata.target(), metadata.level())
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(self.level)
+    }
+
+    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+        span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        let metadata = event.metadata();
+        let mut line = format!(
+            "{} {:>5} {}:",
+            chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+            metadata.level(),
+            metadata.target()
+        );
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        line.push_str(&fields.message);
+        line.push_str(&fields.others);
+        line.push('\n');
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }
+
+    fn enter(&self, _: &span::Id) {}
+
+    fn exit(&self, _: &span::Id) {}
+}
+
+/// An event's message, and its other fields as ` name=value`.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    others: String,
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let _ = if field.name() == "message" {
+            write!(self.message, " {value:?}")
+        } else {
+            write!(self.others, " {}={value:?}", field.name())
+        };
     }
 }
