@@ -811,12 +811,12 @@ fn memory() -> Result {
          mounts (`/proc`, `/dev`, `/dev/shm`, mqueue, overlays) are superblocks, so after this machine has \
          run 1000 pods at once (the density-1000 bench) every later pod pays for them. On a machine that has \
          not, the slots are fewer in proportion. This VM was not rebooted between runs; a kernel booted for \
-         the purpose, with no such history, was measured by hand (on ca7a541, the same 20 pods and fields, 5 \
-         rounds): Debian's 6.1 kernel in a QEMU VM (2 vCPUs, emulated), pure cgroup v2, took 0.79-0.82 MiB \
-         per pod, of which the 1 KiB slots were some 9 kB (on this host, 0.19 MiB). Still above 0.75 MiB: \
-         what is left is the supervisor's own memory (heap, stack, libraries' data: about 0.23 MiB), page \
-         tables of the pod's three processes (about 0.1 MiB) and the kernel's objects for a pod's cgroups, \
-         mounts and namespaces.\n",
+         the purpose, with no such history, was measured by hand (the same 20 pods and fields, 5 rounds after \
+         a warm-up): Debian's 6.1 kernel in a QEMU VM (2 vCPUs, emulated), pure cgroup v2, took 0.68-0.72 MiB \
+         per pod on b802b03 (statically linked supervisor), within the 0.75 MiB target, against 0.79-0.82 on \
+         ca7a541; there the 1 KiB slots were some 9 kB a pod (on this host, 0.19 MiB). What is left is the \
+         supervisor's own memory (heap, stack and data, about 0.11 MiB), page tables of the pod's three \
+         processes (about 0.1 MiB) and the kernel's objects for a pod's cgroups, mounts and namespaces.\n",
         per_pod(pss_min),
         per_pod(pss_max),
         verdict(
