@@ -525,9 +525,19 @@ impl Root {
             "podctl/pause:{}",
             version.split_whitespace().nth(1).expect("podctl --version")
         );
-        let (code, _, err) =
-            self.podctl(&["image", "import", layout.to_str().unwrap(), "--name", &name]);
+        let (code, _, err) = self.import_named(layout, &name);
         assert_eq!(code, 0, "{err}");
+    }
+
+    /// `podctl image import LAYOUT --name NAME`.
+    pub fn import_named(&self, layout: &Path, name: &str) -> (i32, String, String) {
+        self.podctl(&[
+            "image",
+            "import",
+            layout.to_str().expect("utf-8 path"),
+            "--name",
+            name,
+        ])
     }
 
     /// Run a manifest that must start.

@@ -669,13 +669,7 @@ fn busybox_layer(extra: Vec<tests::Entry>) -> Vec<u8> {
 fn import_image(root: &Root, name: &str, layer: Vec<u8>, run: serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     tests::write_layout_with(dir.path(), "latest", &[layer], run);
-    let (code, _, err) = root.podctl(&[
-        "image",
-        "import",
-        dir.path().to_str().unwrap(),
-        "--name",
-        name,
-    ]);
+    let (code, _, err) = root.import_named(dir.path(), name);
     assert_eq!(code, 0, "{err}");
 }
 

@@ -26,13 +26,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn import_layers(root: &Root, name: &str, layers: &[Vec<u8>]) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     write_layout(dir.path(), "latest", layers);
-    let (code, _, err) = root.podctl(&[
-        "image",
-        "import",
-        dir.path().to_str().unwrap(),
-        "--name",
-        name,
-    ]);
+    let (code, _, err) = root.import_named(dir.path(), name);
     (code, err)
 }
 
@@ -524,13 +518,7 @@ fn names_that_are_not_references_are_refused_on_import() {
         "{err}"
     );
     for bad in ["../../y", "a//b", "UPPER", "x/.hidden"] {
-        let (code, _, err) = root.podctl(&[
-            "image",
-            "import",
-            dir.path().to_str().unwrap(),
-            "--name",
-            bad,
-        ]);
+        let (code, _, err) = root.import_named(dir.path(), bad);
         assert_ne!(code, 0, "{bad}: {err}");
     }
     let (_, out, _) = root.podctl(&["image", "ls"]);
