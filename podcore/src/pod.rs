@@ -332,6 +332,11 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, PodEr
 pub fn claim_name(root: &Path, namespace: &str, name: &str, uid: &str) -> Result<(), PodError> {
     let link = PodPaths::name_link(root, namespace, name);
     let dir = link.parent().expect("name links live in a folder");
+    let pods = dir
+        .parent()
+        .expect("the name links' folder is in the pods' folder");
+    std::fs::create_dir_all(pods).map_err(io("create", pods))?;
+    crate::fsutil::spread_subfolders(pods);
     std::fs::create_dir_all(dir).map_err(io("create", dir))?;
     match std::os::unix::fs::symlink(format!("../{uid}"), &link) {
         Ok(()) => Ok(()),

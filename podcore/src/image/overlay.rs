@@ -11,6 +11,13 @@ use super::Error;
 
 /// Mount an overlay at `target`: `layers` bottom first, writes going to `upper`
 /// (with `work` as overlayfs's work folder). All folders must exist.
+///
+/// The overlay is `volatile` (Linux 5.10): it never syncs `upper`, whose
+/// writes are a container's own and go with it (a restarted container gets
+/// a new layer, a host that crashed runs no container). Otherwise its
+/// unmount at every container's end syncs the whole file system `upper` is
+/// on, and every `fsync` in a container does. An older kernel, which does
+/// not know the option, gets the overlay without it.
 pub fn mount_rootfs(
     layers: &[PathBuf],
     upper: &Path,
@@ -24,13 +31,19 @@ pub fn mount_rootfs(
         escape(upper),
         escape(work)
     );
-    mount(
-        Some("overlay"),
-        target,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(options.as_str()),
-    )
+    let overlay = |options: &str| {
+        mount(
+            Some("overlay"),
+            target,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(options),
+        )
+    };
+    match overlay(&format!("{options},volatile")) {
+        Err(nix::errno::Errno::EINVAL) => overlay(&options),
+        done => done,
+    }
     .map_err(|e| Error::Io(PathError::new("mount overlay at", target, e.into())))
 }
 
