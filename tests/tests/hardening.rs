@@ -317,6 +317,54 @@ fn delete_kills_a_stopped_supervisor_and_nothing_comes_back() {
     }
 }
 
+/// A supervisor under a tracer (strace: it stops for the tracer at each of
+/// its system calls, state `t`) is not a stopped one: `delete` lets it stop
+/// its pod and exit by itself, where it used to kill it as if it were stopped.
+#[test]
+fn delete_lets_a_traced_supervisor_stop_its_pod_itself() {
+    let root = Root::with_busybox();
+    root.start(&pod("traced", SLEEPER), &[]);
+    let uid = uid_of(&root, "traced");
+    let supervisor = root.supervisor_pid(&uid);
+    let container = root.pid("traced", "c");
+    let trace = tempfile::NamedTempFile::new().unwrap();
+    let mut strace = tests::Guard(
+        std::process::Command::new("strace")
+            .arg("-o")
+            .arg(trace.path())
+            .arg("-p")
+            .arg(supervisor.to_string())
+            .spawn()
+            .unwrap(),
+    );
+    let tracer = || {
+        std::fs::read_to_string(format!("/proc/{supervisor}/status"))
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("TracerPid:"))
+            .map(|p| p.trim() != "0")
+    };
+    tests::wait_for(std::time::Duration::from_secs(10), || {
+        tracer().unwrap_or(false).then_some(())
+    })
+    .expect("strace attached to the supervisor");
+    let (code, out, err) = root.podctl(&["delete", "pod", "traced", "--grace-period", "0"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        !err.contains("killing it"),
+        "the traced supervisor was killed: {err}"
+    );
+    strace.0.wait().unwrap();
+    let trace = std::fs::read_to_string(trace.path()).unwrap();
+    let end = trace.lines().last().unwrap_or_default().to_string();
+    assert!(
+        end.contains("+++ exited with"),
+        "the supervisor did not exit by itself: {end}"
+    );
+    assert!(gone_or_zombie(supervisor) && gone_or_zombie(container));
+    assert_nothing_left(&root, &uid);
+}
+
 #[test]
 fn a_lying_pid_file_neither_hides_the_supervisor_nor_gets_another_process_killed() {
     let root = Root::with_busybox();

@@ -984,7 +984,12 @@ fn density_1000() -> Result {
          the creates (pause 11.3 -> 12.2 ms, the container 12.1 -> 15.4 ms). Before the veths were made without \
          IPv6 link-local addresses (f36b9a7), every new pod's IPv6 chatter (duplicate address probes, router \
          solicitations, MLD reports) was flooded by the bridge into every pod's namespace: a fifth of the CPU \
-         went to it with 900 pods, and a start there took 51.8 ms (30.3 ms with none).\n",
+         went to it with 900 pods, and a start there took 51.8 ms (30.3 ms with none). The ratio was 1.16x on \
+         c6baa02 and 1.36x on e887d22 without the last pods getting slower: the first got faster. Before the pods' \
+         folder had ext4's `T` flag, the first pods of a run were made in the block group where the pods of the \
+         runs before had just been deleted and paid for those freed inodes (see the start section), which aged \
+         out as the run went on. By hand, 400 pods on fresh roots, `-v` medians of 7 starts at 0 and at 400 pods: \
+         c565285 51.7 -> 39.1 ms (its first pods after fc52ec6's deletes), fc52ec6 37.5 -> 41.2 ms.\n",
         last / first,
         met(last / first <= 1.5),
         per_pod((supervisors + pauses) as i64),
