@@ -44,7 +44,11 @@ const PACKAGES: &[(&str, &str)] = &[
     ("apache2-utils", "htpasswd, the test registry's users"),
     (
         "strace",
-        "counts the files a container's create opens in a test",
+        "counts the files a container's create opens in a test, and traces a supervisor in another",
+    ),
+    (
+        "e2fsprogs",
+        "mkfs.ext4, dumpe2fs and lsattr: a test's own ext4 on a loop device",
     ),
 ];
 
