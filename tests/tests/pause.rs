@@ -125,10 +125,26 @@ fn sigint_prints_interrupt_and_exits_0() {
     );
 }
 
+/// pause leaves every signal it does not handle as it found it. It is
+/// started with each one's default action: an ignored signal stays ignored
+/// across exec, and a test run under `nohup` (SIGHUP ignored) would
+/// otherwise wait for ever for a pause that rightly ignores SIGHUP too.
 #[test]
 fn other_signals_keep_their_default_action() {
     for signal in [Signal::SIGHUP, Signal::SIGUSR1, Signal::SIGQUIT] {
-        let guard = started(&mut pause());
+        let mut command = pause();
+        let signo = signal as libc::c_int;
+        // SAFETY: the closure runs in the forked child before exec and only
+        // calls signal(2), which is async-signal-safe.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::signal(signo, libc::SIG_DFL) == libc::SIG_ERR {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let guard = started(&mut command);
         kill(Pid::from_raw(guard.pid()), signal).unwrap();
         let (status, _, err) = finish(guard);
         assert_eq!(status.signal(), Some(signal as i32), "{signal}: {err:?}");
