@@ -43,6 +43,36 @@ fn supervisor_log_level() -> String {
     tracing::level_filters::LevelFilter::current().to_string()
 }
 
+/// Mark every descriptor above stderr close-on-exec, in the child between
+/// fork and exec: the supervisor outlives this command by the pod's life,
+/// and must not hold what the caller left open without close-on-exec (a
+/// shell's `exec 7>file`, a pipe whose reader waits for its end, a lock), as
+/// conmon and containerd's shims close theirs. The descriptors it is handed
+/// are marked inheritable again after this. Where close_range(2) is missing
+/// (Linux before 5.11) each descriptor up to the soft limit is marked.
+fn inherit_nothing_else() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets descriptor flags.
+    let marked = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            nix::libc::CLOSE_RANGE_CLOEXEC,
+        )
+    } == 0;
+    if marked {
+        return;
+    }
+    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft.min(1 << 20));
+    for fd in 3..limit as i32 {
+        let _ = nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        );
+    }
+}
+
 /// Start the pod's supervisor (`podctl-supervisor`, installed beside podctl)
 /// detached in its own session, and wait until it reports the pod started or
 /// failed. With `network`, the supervisor starts (and creates pause) while
@@ -105,10 +135,12 @@ pub fn start_supervisor(
     if let Some(fd) = record_fd {
         command.env(supervisor::RECORD_FD, fd.to_string());
     }
-    // SAFETY: between fork and exec the closure only calls setsid(2) and fcntl(2).
+    // SAFETY: between fork and exec the closure only calls setsid(2),
+    // close_range(2) and fcntl(2), all async-signal-safe.
     unsafe {
         command.pre_exec(move || {
             nix::unistd::setsid().map_err(std::io::Error::from)?;
+            inherit_nothing_else();
             // Keep the readiness pipe (and the network's and the record's) open across exec.
             for fd in std::iter::once(write_fd).chain(word_fd).chain(record_fd) {
                 nix::fcntl::fcntl(

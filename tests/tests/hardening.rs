@@ -365,6 +365,72 @@ fn delete_lets_a_traced_supervisor_stop_its_pod_itself() {
     assert_nothing_left(&root, &uid);
 }
 
+/// Descriptors of process `pid` that are `link` (such as `pipe:[123]`).
+fn holds(pid: i32, link: &str) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy() == link))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// What the caller of `podctl run -d` leaves open without close-on-exec (a
+/// shell's `exec 7>&1`, a pipe into `tee`) stays the caller's: neither the
+/// long-lived supervisor nor pause nor a container holds it, so a reader
+/// of that pipe sees its end as soon as podctl exits.
+#[test]
+fn run_hands_none_of_the_caller_s_open_descriptors_to_the_pod() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let root = Root::with_busybox();
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let pipe = std::fs::read_link(format!("/proc/self/fd/{}", read.as_raw_fd()))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let manifest = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    std::fs::write(manifest.path(), pod("caller", SLEEPER)).unwrap();
+    let mut command = root.command();
+    command.args(["run", "-d", "-f", manifest.path().to_str().unwrap()]);
+    let write_fd = write.as_raw_fd();
+    // SAFETY: between fork and exec the hook only calls dup2(2), which
+    // leaves the copy at 7 without close-on-exec, as a shell's `7>&1` would.
+    unsafe {
+        command.pre_exec(move || {
+            nix::unistd::dup2(write_fd, 7)
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
+    let (code, out, err) = tests::output(&mut command);
+    drop(write);
+    assert_eq!(code, 0, "{out}{err}");
+    let uid = uid_of(&root, "caller");
+    for (who, pid) in [
+        ("supervisor", root.supervisor_pid(&uid)),
+        ("pause", root.pid("caller", "pause")),
+        ("container", root.pid("caller", "c")),
+    ] {
+        let fds = holds(pid, &pipe);
+        assert!(
+            fds.is_empty(),
+            "the {who} holds the caller's pipe as {fds:?}"
+        );
+    }
+    // With podctl gone, nothing writes to the pipe: its reader sees the end.
+    let mut poll = [nix::poll::PollFd::new(
+        std::os::fd::AsFd::as_fd(&read),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    let ready = nix::poll::poll(&mut poll, nix::poll::PollTimeout::from(2000u16)).unwrap();
+    let hung_up = poll[0]
+        .revents()
+        .is_some_and(|r| r.contains(nix::poll::PollFlags::POLLHUP));
+    assert!(ready == 1 && hung_up, "the pipe's reader never saw its end");
+}
+
 #[test]
 fn a_lying_pid_file_neither_hides_the_supervisor_nor_gets_another_process_killed() {
     let root = Root::with_busybox();
