@@ -431,6 +431,76 @@ fn run_hands_none_of_the_caller_s_open_descriptors_to_the_pod() {
     assert!(ready == 1 && hung_up, "the pipe's reader never saw its end");
 }
 
+/// `podctl exec` without `-t` gives the command pipes it relays, never the
+/// caller's own stdout and stderr: a process in the container holding the
+/// caller's terminal could push input into the caller's shell (TIOCSTI),
+/// and one holding the caller's file could reopen it through
+/// `/proc/self/fd` and read what was in it.
+#[test]
+fn exec_relays_the_callers_streams_and_never_hands_them_over() {
+    let root = Root::with_busybox();
+    root.start(&pod("relayed", SLEEPER), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out");
+    let err_path = dir.path().join("err");
+    std::fs::write(&out_path, "host secret\n").unwrap();
+    let append = |path: &Path| {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .unwrap()
+    };
+    // First the theft (of a pipe, it would take the command's own output).
+    let script = "timeout 1 dd if=/proc/$$/fd/1 of=/tmp/stolen 2>/dev/null; \
+                  readlink /proc/self/fd/1; readlink /proc/self/fd/2 >&1; \
+                  echo to-stderr >&2; sleep 300 & exit 3";
+    let mut command = root.command();
+    command
+        .args(["exec", "relayed", "--", "sh", "-c", script])
+        .stdout(append(&out_path))
+        .stderr(append(&err_path));
+    let started = std::time::Instant::now();
+    let code = command.status().unwrap().code();
+    assert_eq!(
+        code,
+        Some(3),
+        "{}",
+        std::fs::read_to_string(&err_path).unwrap()
+    );
+    // A process the command left behind holds the pipes; exec does not wait for it.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    let out = std::fs::read_to_string(&out_path).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0], "host secret");
+    assert!(
+        lines[1].starts_with("pipe:[") && lines[2].starts_with("pipe:["),
+        "the command holds the caller's own files: {out}"
+    );
+    assert!(
+        std::fs::read_to_string(&err_path)
+            .unwrap()
+            .contains("to-stderr")
+    );
+    let (_, stolen, _) = root.podctl(&["exec", "relayed", "--", "cat", "/tmp/stolen"]);
+    assert!(
+        !stolen.contains("host secret"),
+        "read through /proc/self/fd: {stolen}"
+    );
+    // On a terminal too: the command sees a pipe, not the caller's terminal.
+    let (code, out, err) = tests::output(std::process::Command::new("script").args([
+        "-qec",
+        &format!(
+            "{} exec relayed -- readlink /proc/self/fd/1",
+            root.shell_prefix()
+        ),
+        "/dev/null",
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.trim().starts_with("pipe:["), "{out}");
+}
+
 #[test]
 fn a_lying_pid_file_neither_hides_the_supervisor_nor_gets_another_process_killed() {
     let root = Root::with_busybox();
