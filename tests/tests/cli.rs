@@ -292,6 +292,27 @@ fn exec_runs_inside_the_container_and_returns_its_exit_code() {
     drop(child.stdin.take());
     let result = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&result.stdout), "through stdin\n");
+    // A command that stops reading stdin early still gets its exit code
+    // reported (podctl's copy into it meets a closed pipe, not SIGPIPE).
+    let mut child = root
+        .command()
+        .args(["exec", "-s", "web", "-c", "content", "--"])
+        .args(["sh", "-c", "head -c 1 >/dev/null; exit 4"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let chunk = vec![b'y'; 65536];
+        for _ in 0..64 {
+            if std::io::Write::write_all(&mut input, &chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let status = child.wait().unwrap();
+    feeder.join().unwrap();
+    assert_eq!(status.code(), Some(4), "{status:?}");
     assert_eq!(
         root.podctl(&["exec", "web", "-c", "nope", "--", "true"]).0,
         3

@@ -738,6 +738,33 @@ fn memory() -> Result {
         });
     }
     rounds.remove(0);
+    // The same pods on the host's network (no network namespace, veth or
+    // bridge port): what the pod network holds is the difference.
+    let mut host_network = Vec::new();
+    for _ in 0..=MEMORY_ROUNDS {
+        let before = settled_meminfo();
+        for i in 0..PODS {
+            let file = one_container_pod(&dir, &format!("mem-host-{i}"))?;
+            let text = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
+            std::fs::write(
+                &file,
+                text.replace("spec:\n", "spec:\n  hostNetwork: true\n"),
+            )
+            .map_err(|e| e.to_string())?;
+            build::run(&mut podctl(&[
+                "run",
+                "-d",
+                "--allow-host-namespaces",
+                "-f",
+                file.to_str().expect("utf-8 path"),
+            ]))?;
+        }
+        let after = settled_meminfo();
+        delete_all(&podctl)?;
+        host_network.push(HELD.iter().map(|f| after[*f] - before[*f]).sum::<i64>());
+    }
+    host_network.remove(0);
+    let host_network = median_i64(host_network);
     let field = |name: &str| median_i64(rounds.iter().map(|r| r.meminfo[name]).collect());
     let pss = median_i64(
         rounds
@@ -787,7 +814,8 @@ fn memory() -> Result {
          from `/proc/<pid>/smaps_rollup` of every supervisor ({supervisors} kB, of which {private} kB private \
          dirty pages) and pause ({pauses} kB), {:.2}-{:.2} MiB per pod across rounds. Memory taken from the free pool: `/proc/meminfo` read before \
          starting the pods and with them running, each time after `sync`, dropping the page cache and 3 s of \
-         quiet.\n\n{}\n{}\n\n\
+         quiet.\n\n{}\n{}\n- the same pods with hostNetwork (no network namespace, veth or bridge port): \
+         {:.2} MiB of free memory per pod, so the pod network holds {:.2} MiB of it\n\n\
          How free memory is counted: as the growth of the memory nothing can give back, the fields {} of \
          `/proc/meminfo` (VmallocOther being VmallocUsed without the kernel stacks, which the kernel maps with \
          vmalloc and counts in KernelStack too: a pod's three processes' stacks were counted twice before \
@@ -809,21 +837,30 @@ fn memory() -> Result {
          ({:.0} kB private) plus its share of the code pages it maps. The rest of a pod's memory is the \
          kernel's (slab for its namespaces, cgroups in every v1 hierarchy and mounts, page tables, kernel \
          stacks) and its container's own process.\n\n\
-         Most of that slab is not the pod's own size but this machine's history (`/proc/slabinfo` before and \
-         after 20 pods, and `perf record -e kmem:kmalloc` of one start, by hand on f36b9a7): some 0.6 MiB a \
-         pod is in 1 KiB kmalloc objects, allocated by `alloc_shrinker_info` as each of the pod's memory \
-         cgroups (pod, pause, container) comes online, about 315 per cgroup, the same with hostNetwork. The \
-         kernel gives every new memory cgroup a slot for every memory-cgroup-aware shrinker id ever handed \
-         out since boot, one per superblock, and the ids' high-water mark does not come down: each pod's \
-         mounts (`/proc`, `/dev`, `/dev/shm`, mqueue, overlays) are superblocks, so after this machine has \
-         run 1000 pods at once (the density-1000 bench) every later pod pays for them. On a machine that has \
-         not, the slots are fewer in proportion. This VM was not rebooted between runs; a kernel booted for \
-         the purpose, with no such history, was measured by hand (the same 20 pods and fields, 5 rounds after \
-         a warm-up): Debian's 6.1 kernel in a QEMU VM (2 vCPUs, emulated), pure cgroup v2, took 0.68-0.72 MiB \
-         per pod on b802b03 (statically linked supervisor), within the 0.75 MiB target, against 0.79-0.82 on \
-         ca7a541; there the 1 KiB slots were some 9 kB a pod (on this host, 0.19 MiB). What is left is the \
-         supervisor's own memory (heap, stack and data, about 0.11 MiB), page tables of the pod's three \
-         processes (about 0.1 MiB) and the kernel's objects for a pod's cgroups, mounts and namespaces.\n",
+         Where a pod's free memory goes, object by object (by hand on 4982f17, this VM booted minutes \
+         before: `perf record -e kmem:kmalloc,kmem:kmem_cache_alloc` and the matching frees over 5 pod \
+         starts, the objects of unreclaimable caches still live 4 s later, by the kernel function that made \
+         them; per pod, MiB): the pod's network namespace 0.20 (per-namespace sysctl tables, the protocols' \
+         own sockets, proc entries) and its veth pair and bridge port 0.09 (sysfs nodes, per-device sysctl \
+         tables, IPv6 per device); its cgroups 0.24: three (pod, pause, container) in each of this host's \
+         eight v1 hierarchies, each a 4 KiB `struct cgroup`, the kernfs nodes of its files, a PSI group (the \
+         kernel was booted with `psi=1`), and for the memory and cpu controllers their own structures \
+         (memory cgroup, shrinker slots, the cpu controller's per-CPU RT and fair group entities); mounts, \
+         superblocks and the mount and IPC namespaces about 0.08. Then the processes: anonymous pages (the \
+         supervisor's heap, stack and data, about 0.11, and the container's own `sleep`), page tables of the \
+         three processes 0.12, their kernel stacks 0.05, and the runtime files on tmpfs 0.03 (each \
+         container's bundle `config.json`, which exec reads, and libcontainer's state). The \
+         hostNetwork figure above is the same pods without the network namespace, veth and bridge port. So \
+         on this host the network and the cgroups alone are some 0.5 MiB a pod, by the layout a Kubernetes \
+         pod has (its own network namespace; a cgroup for the pod and one for each container, pause's \
+         included, in every hierarchy), and 0.75 MiB is not reached here while a pod keeps that layout. On a pure \
+         cgroup v2 host a cgroup is in one hierarchy, not eight: Debian's 6.1 kernel in a QEMU VM (2 vCPUs), \
+         the same 20 pods and fields, took 0.68-0.72 MiB per pod (by hand on b802b03). A note on history: \
+         every memory cgroup made gets a slot for every shrinker id handed out since boot (one per \
+         superblock mounted at once, `alloc_shrinker_info`), and the ids' high-water mark never comes down: \
+         minutes after boot that was 5 kB a memory cgroup here; on a boot that had run the density-1000 bench \
+         some 315 kB (by hand on f36b9a7), so a machine that once ran many pods at once pays more for each \
+         new one.\n",
         per_pod(pss_min),
         per_pod(pss_max),
         verdict(
@@ -832,6 +869,8 @@ fn memory() -> Result {
             0.3
         ),
         verdict("free memory taken per pod", per_pod(held), 0.75),
+        per_pod(host_network),
+        per_pod(held - host_network),
         HELD.map(|f| f.trim_end_matches(':')).join(", "),
         breakdown.join(", "),
         available.join(", "),

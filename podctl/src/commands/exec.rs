@@ -128,7 +128,12 @@ fn relayed(
     if let Some(input) = in_write {
         // Blocking copies end at stdin's end, or when the process is gone
         // (EPIPE); a copy still waiting for stdin then dies with podctl.
+        // SIGPIPE is blocked in this thread alone: a command that stops
+        // reading early (`yes | podctl exec -i ... head -1`) must not kill
+        // podctl before it reports the command's exit code.
         std::thread::spawn(move || {
+            let _ =
+                nix::sys::signal::SigSet::from(nix::sys::signal::Signal::SIGPIPE).thread_block();
             let _ = std::io::copy(
                 &mut std::io::stdin().lock(),
                 &mut std::fs::File::from(input),
