@@ -246,6 +246,68 @@ fn a_container_create_reads_the_mount_table_once_and_moves_through_tasks() {
 
 /// pause's root is its image's layer bound read-only: no overlay, no upper
 /// folder written on the disk for it.
+/// On a cgroup v1 host whose root cpuset balances every CPU (the default,
+/// one scheduling domain for all), the pod's cpusets leave balancing to the
+/// root: each has `cpuset.sched_load_balance` 0 and its parent's CPUs. A
+/// cpuset that balances makes the kernel rebuild the scheduling domains,
+/// walking every cpuset on the host, when its CPUs are set and when it is
+/// removed: creates and deletes grew with the containers running. (A pure
+/// v2 host has no such flag: there the pod's cgroup is checked to exist.)
+#[test]
+fn a_pods_cpusets_leave_scheduler_balancing_to_the_root() {
+    let root = sleeper_pod("balanced");
+    let uid = pod_uid(&root, "balanced");
+    let cpusets: Vec<String> = tests::pod_cgroups(&uid)
+        .into_iter()
+        .filter(|d| d.starts_with("/sys/fs/cgroup/cpuset/"))
+        .collect();
+    let v1 = std::path::Path::new("/sys/fs/cgroup/cpuset/cpuset.sched_load_balance").exists();
+    if !v1 {
+        assert!(
+            std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
+            "no v1 cpuset hierarchy and no v2 root"
+        );
+        assert!(
+            !tests::pod_cgroups(&uid).is_empty(),
+            "the pod has no cgroup"
+        );
+        return;
+    }
+    let read = |dir: &std::path::Path, file: &str| {
+        std::fs::read_to_string(dir.join(file))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        read(
+            std::path::Path::new("/sys/fs/cgroup/cpuset"),
+            "cpuset.sched_load_balance"
+        ),
+        "1"
+    );
+    assert_eq!(cpusets.len(), 1, "{cpusets:?}");
+    let pod = std::path::PathBuf::from(&cpusets[0]);
+    let dirs = [pod.clone(), pod.join("_sandbox"), pod.join("c")];
+    for dir in &dirs {
+        assert_eq!(
+            read(dir, "cpuset.sched_load_balance"),
+            "0",
+            "{}",
+            dir.display()
+        );
+        assert_eq!(
+            read(dir, "cpuset.cpus"),
+            read(dir.parent().unwrap(), "cpuset.cpus"),
+            "{}",
+            dir.display()
+        );
+    }
+    let (code, _, err) = root.podctl(&["delete", "pod", "balanced", "--grace-period", "0"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!pod.exists());
+}
+
 #[test]
 fn pause_root_is_its_image_layer_read_only() {
     let root = sleeper_pod("bare");

@@ -78,6 +78,23 @@ impl CpuSet {
         Ok(())
     }
 
+    /// A new cpuset whose CPUs are about to be set, where the root cpuset
+    /// balances every CPU (the default): turn its own `sched_load_balance`
+    /// off while it has no CPUs. Where the root balances, one scheduling
+    /// domain spans all CPUs whatever the cpusets below say, so this
+    /// changes no scheduling; but a cpuset that balances makes the kernel
+    /// rebuild the scheduling domains, walking every cpuset on the host,
+    /// when its CPUs are set and again when it is removed, so each
+    /// container's create and delete grew with the containers running.
+    /// Best effort: a kernel without the file is left as it is.
+    fn leave_balancing_to_the_root(root: &Path, cgroup: &Path) {
+        const BALANCE: &str = "cpuset.sched_load_balance";
+        let root_balances = fs::read_to_string(root.join(BALANCE)).is_ok_and(|v| v.trim() == "1");
+        if root_balances {
+            let _ = common::write_cgroup_file_str(cgroup.join(BALANCE), "0");
+        }
+    }
+
     // if a task is moved into the cgroup and a value has not been set for cpus and mems
     // Errno 28 (no space left on device) will be returned. Therefore we set the value from the parent if required.
     fn ensure_not_empty(
@@ -85,6 +102,7 @@ impl CpuSet {
         interface_file: &str,
     ) -> Result<(), V1CpuSetControllerError> {
         let mut current = util::get_subsystem_mount_point(&ControllerType::CpuSet)?;
+        let root = current.clone();
         let relative_cgroup_path = cgroup_path.strip_prefix(&current).map_err(|err| {
             V1CpuSetControllerError::BadCgroupPath {
                 err,
@@ -105,6 +123,9 @@ impl CpuSet {
             // the file can contain a newline character. Need to trim it away,
             // otherwise it is not considered empty and value will not be written
             if child_value.trim().is_empty() {
+                if interface_file == CGROUP_CPUSET_CPUS {
+                    Self::leave_balancing_to_the_root(&root, &current);
+                }
                 common::write_cgroup_file_str(&child_path, &parent_value)?;
             }
         }
