@@ -1016,8 +1016,20 @@ fn density_1000() -> Result {
          - memory with the {PODS} pods running, per pod: podctl's processes (supervisor + pause) {:.2} MiB PSS \
          (supervisors {} kB in all, of which {} kB private dirty; pause {} kB in all); free memory taken \
          (the growth of {} in `/proc/meminfo`, VmallocOther being VmallocUsed without the kernel stacks, after `sync`, dropping the page cache and 3 s of quiet) {:.2} MiB\n\n\
-         What grows with the pods (`podctl -v run` steps, median of 8 starts with none and with 900 pods running, \
-         by hand on f36b9a7): a start 31.5 -> 40.2 ms; the supervisor's own mount namespace 0.2 -> 3.8 ms (the \
+         What grows with the pods (`podctl -v run` steps, medians of 7 starts with none and with 900 pods running, \
+         by hand on this VM minutes after a boot): before 5202bd8, the supervisor's start 18.8 -> 28.7 ms, most of \
+         it in the creates (pause 7.3 -> 11.9 ms, the container 9.3 -> 15.1 ms): every new v1 cpuset balanced \
+         the scheduler, and setting its CPUs (and removing it) made the kernel rebuild the scheduling domains \
+         through every cpuset of every pod (`update_domain_attr_tree`, `dl_rebuild_rd_accounting` in `perf`); \
+         a pod's cpusets now leave balancing to the root, and the creates went 6.6 -> 6.7 and 8.3 -> 9.8 ms, the \
+         supervisor's start 16.4 -> 21.6 ms (1.69x -> 1.20x in this bench). What still grows: the built-in \
+         network's veth on a bridge of 900 ports 1.1 -> 4.4 ms, and the supervisor's own mount namespace 0.1 -> \
+         1.9 ms and dropping the other pods' pins from it 0.3 -> 1.0 ms (the host's mount table holds one network \
+         namespace pin per pod, which every supervisor copies and drops). The free memory per pod with 1000 pods \
+         running is about twice the memory bench's: each memory cgroup made gets a slot for every shrinker id \
+         (one per superblock, a dozen a pod: overlay, proc, sysfs, tmpfs for /dev, /dev/shm, /sys/fs/cgroup and each masked folder, devpts, mqueue) handed out so far, so a pod's three memory cgroups cost more \
+         the more pods run (see the memory section). Earlier (`podctl -v run` medians of 8 starts, by hand on \
+         f36b9a7): a start 31.5 -> 40.2 ms; the supervisor's own mount namespace 0.2 -> 3.8 ms (the \
          host's mount table holds one network namespace pin per pod, which every supervisor copies and drops), \
          the built-in network's veth on a bridge of 900 ports 1.4 -> 5.0 ms (made while the supervisor starts), \
          the creates (pause 11.3 -> 12.2 ms, the container 12.1 -> 15.4 ms). Before the veths were made without \
