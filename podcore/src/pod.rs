@@ -30,12 +30,30 @@ use serde::{Deserialize, Serialize};
 use crate::fsutil::PathError;
 use crate::spec::PodSpec;
 
+/// How many of the namespace's pods a not-found error names.
+const HINTED_PODS: usize = 10;
+
+/// ` (pods: a, b, ...)` for a not-found error: the first [`HINTED_PODS`]
+/// names and how many more, so a typo among 900 pods is not answered with
+/// all 900 names.
+fn pods_hint(existing: &[String]) -> String {
+    match existing.len() {
+        0 => String::new(),
+        n if n <= HINTED_PODS => format!(" (pods: {})", existing.join(", ")),
+        n => format!(
+            " (pods: {} and {} more)",
+            existing[..HINTED_PODS].join(", "),
+            n - HINTED_PODS
+        ),
+    }
+}
+
 /// Errors reading or writing pod records.
 #[derive(Debug, thiserror::Error)]
 pub enum PodError {
     #[error(transparent)]
     Io(#[from] PathError),
-    #[error("pod {name:?} not found{}", if .existing.is_empty() { String::new() } else { format!(" (pods: {})", .existing.join(", ")) })]
+    #[error("pod {name:?} not found{}", pods_hint(.existing))]
     NotFound { name: String, existing: Vec<String> },
     #[error(
         "pod {name:?} already exists in namespace {namespace:?}: delete it first or pick another name"
@@ -464,4 +482,30 @@ pub fn image_users(root: &Path) -> std::collections::BTreeMap<String, Vec<String
         }
     }
     users
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PodError;
+
+    #[test]
+    fn a_not_found_error_names_at_most_ten_of_the_pods() {
+        let error = |n: usize| {
+            PodError::NotFound {
+                name: "nope".into(),
+                existing: (0..n).map(|i| format!("p{i}")).collect(),
+            }
+            .to_string()
+        };
+        assert_eq!(error(0), "pod \"nope\" not found");
+        assert_eq!(error(2), "pod \"nope\" not found (pods: p0, p1)");
+        assert_eq!(
+            error(10),
+            "pod \"nope\" not found (pods: p0, p1, p2, p3, p4, p5, p6, p7, p8, p9)"
+        );
+        assert_eq!(
+            error(900),
+            "pod \"nope\" not found (pods: p0, p1, p2, p3, p4, p5, p6, p7, p8, p9 and 890 more)"
+        );
+    }
 }
