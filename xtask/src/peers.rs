@@ -28,6 +28,42 @@ pub struct Figures {
     pub commands: String,
     pub start: Vec<f64>,
     pub delete: Vec<f64>,
+    /// CPU time the whole machine spent per start, in milliseconds (see
+    /// [`busy_ms`]), when measured.
+    pub cpu_per_start: Option<f64>,
+}
+
+/// CPU time every process on the machine has used so far (not idle), in
+/// milliseconds: the root cgroup's usage (nanoseconds on v1's cpuacct,
+/// microseconds on v2), else `/proc/stat`'s ticks. Only differences mean
+/// anything; they include whatever else runs, so the bench runs on a quiet host.
+pub fn busy_ms() -> f64 {
+    if let Ok(ns) = std::fs::read_to_string("/sys/fs/cgroup/cpuacct/cpuacct.usage")
+        && let Ok(ns) = ns.trim().parse::<f64>()
+    {
+        return ns / 1e6;
+    }
+    if let Ok(stat) = std::fs::read_to_string("/sys/fs/cgroup/cpu.stat")
+        && let Some(us) = stat
+            .lines()
+            .find_map(|l| l.strip_prefix("usage_usec "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    {
+        return us / 1e3;
+    }
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: f64 = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .enumerate()
+        // user nice system (idle iowait) irq softirq steal
+        .filter(|(i, _)| ![3, 4].contains(i) && *i < 8)
+        .filter_map(|(_, v)| v.parse::<f64>().ok())
+        .sum();
+    ticks * 10.0
 }
 
 /// The first line `program --version` prints.
@@ -149,9 +185,12 @@ pub fn measure(work: &Path, runs: usize) -> Result<Vec<Figures>> {
             ),
             start: vec![],
             delete: vec![],
+            cpu_per_start: None,
         };
+        let mut cpu = 0.0;
         for run in 0..=runs {
             let id = format!("bench-{run}");
+            let busy = busy_ms();
             // The two commands one after the other, as a user types them
             // (no shell to chain them in the time).
             let start = timed(
@@ -167,6 +206,7 @@ pub fn measure(work: &Path, runs: usize) -> Result<Vec<Figures>> {
                     .arg(&state)
                     .args(["start", &id]),
             )?;
+            let busy = busy_ms() - busy;
             let delete = timed(
                 Command::new(runtime)
                     .arg("--root")
@@ -176,9 +216,14 @@ pub fn measure(work: &Path, runs: usize) -> Result<Vec<Figures>> {
             if run > 0 {
                 figures.start.push(start);
                 figures.delete.push(delete);
+                cpu += busy;
             }
         }
+        figures.cpu_per_start = Some(cpu / runs as f64);
         out.push(figures);
+        if runtime == "crun" {
+            out.push(side_by_side(runtime, &state, &bundle, runs)?);
+        }
     }
 
     let podman_dir = work.join("podman");
@@ -233,6 +278,7 @@ pub fn measure(work: &Path, runs: usize) -> Result<Vec<Figures>> {
             .into(),
         start: vec![],
         delete: vec![],
+        cpu_per_start: None,
     };
     for run in 0..=runs {
         let start = timed(&mut podman(&[
@@ -255,4 +301,80 @@ pub fn measure(work: &Path, runs: usize) -> Result<Vec<Figures>> {
     }
     out.push(figures);
     Ok(out)
+}
+
+/// `runtime` creating and starting three containers at once, each its
+/// `create && start` in a thread of its own (a pod's count: pause and two
+/// containers, though without shared namespaces), timed until the last
+/// returns: what three containers cost on this machine's cores.
+fn side_by_side(runtime: &str, state: &Path, bundle: &Path, runs: usize) -> Result<Figures> {
+    let mut figures = Figures {
+        name: format!("{runtime}, three create+start side by side / delete (a pod's count)"),
+        version: version(runtime),
+        commands: format!(
+            "three `{runtime} --root STATE create -b BUNDLE ID && {runtime} --root STATE start ID` at once, \
+             timed until the last returns, then `{runtime} --root STATE delete -f ID` of the three one after another"
+        ),
+        start: vec![],
+        delete: vec![],
+        cpu_per_start: None,
+    };
+    let mut cpu = 0.0;
+    for run in 0..=runs {
+        let ids: Vec<String> = (0..3).map(|i| format!("bench-three-{run}-{i}")).collect();
+        let busy = busy_ms();
+        let started = Instant::now();
+        let outcomes: Vec<Result<f64>> = std::thread::scope(|scope| {
+            let threads: Vec<_> = ids
+                .iter()
+                .map(|id| {
+                    scope.spawn(move || -> Result<f64> {
+                        Ok(timed(
+                            Command::new(runtime)
+                                .arg("--root")
+                                .arg(state)
+                                .args(["create", "-b"])
+                                .arg(bundle)
+                                .arg(id),
+                        )? + timed(
+                            Command::new(runtime)
+                                .arg("--root")
+                                .arg(state)
+                                .args(["start", id]),
+                        )?)
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| {
+                    t.join()
+                        .unwrap_or_else(|_| Err("a timing thread panicked".into()))
+                })
+                .collect()
+        });
+        let start = started.elapsed().as_secs_f64() * 1000.0;
+        let busy = busy_ms() - busy;
+        let deleted = Instant::now();
+        for id in &ids {
+            let _ = Command::new(runtime)
+                .arg("--root")
+                .arg(state)
+                .args(["delete", "-f", id])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let delete = deleted.elapsed().as_secs_f64() * 1000.0;
+        for outcome in outcomes {
+            outcome?;
+        }
+        if run > 0 {
+            figures.start.push(start);
+            figures.delete.push(delete);
+            cpu += busy;
+        }
+    }
+    figures.cpu_per_start = Some(cpu / runs as f64);
+    Ok(figures)
 }
