@@ -62,8 +62,32 @@ pub fn oom_score_adj(qos: QosClass, memory_request: Option<u64>, memory_capacity
 }
 
 /// Every mounted cgroup hierarchy: v1 controllers' folders, or the one v2 root.
+///
+/// Read from `/proc/self/mounts` once per process and mount namespace, as
+/// the workspace's libcgroups and runc do (hierarchies are not mounted or
+/// moved while podctl runs): the table holds a network namespace pin per
+/// pod, and a pod's removal asked for the hierarchies five times, the
+/// kernel printing every pin each time.
 pub fn hierarchies() -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    static READ: std::sync::Mutex<Option<(u64, Vec<PathBuf>)>> = std::sync::Mutex::new(None);
+    let namespace = std::fs::metadata("/proc/self/ns/mnt").map_or(0, |m| m.ino());
+    let mut read = READ.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((of, hierarchies)) = read.as_ref()
+        && *of == namespace
+    {
+        return hierarchies.clone();
+    }
     let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let hierarchies = hierarchies_in(&mounts);
+    if !hierarchies.is_empty() {
+        *read = Some((namespace, hierarchies.clone()));
+    }
+    hierarchies
+}
+
+/// The cgroup hierarchies' mount points in `mounts` (`/proc/self/mounts`).
+fn hierarchies_in(mounts: &str) -> Vec<PathBuf> {
     mounts
         .lines()
         .filter_map(|line| {
@@ -428,6 +452,25 @@ fn parse_oom_kill(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hierarchies_are_the_cgroup_mounts_and_read_once() {
+        let mounts = "nsfs /run/podctl/ns/a/net nsfs rw 0 0\n\
+            cgroup2 /sys/fs/cgroup/unified cgroup2 rw,nosuid 0 0\n\
+            cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,cpu,cpuacct 0 0\n\
+            tmpfs /sys/fs/cgroup tmpfs ro 0 0\n";
+        assert_eq!(
+            hierarchies_in(mounts),
+            [
+                PathBuf::from("/sys/fs/cgroup/unified"),
+                PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+            ]
+        );
+        // The cached answer is this namespace's table's.
+        let table = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        assert_eq!(hierarchies(), hierarchies_in(&table));
+        assert_eq!(hierarchies(), hierarchies_in(&table));
+    }
 
     #[test]
     fn own_procs_file_on_v1_hybrid_and_v2_hosts() {

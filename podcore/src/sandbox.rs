@@ -336,16 +336,24 @@ fn unescape(field: &str) -> String {
 
 /// Undo everything of a pod but its containers: mounts below its folder, its
 /// cgroups, and unless `keep_folder` its folder and its name. Safe to run
-/// twice and after a crash.
-pub fn teardown(paths: &PodPaths, namespace: &str, name: &str, keep_folder: bool) {
-    for target in mounts_below(&paths.dir) {
-        if let Err(e) = umount2(&target, MntFlags::MNT_DETACH) {
+/// twice and after a crash. Returns the mounts still below the folder,
+/// looked for again only when there were some to unmount (the mount table
+/// holds a pin of every pod: each read prints them all).
+pub fn teardown(paths: &PodPaths, namespace: &str, name: &str, keep_folder: bool) -> Vec<PathBuf> {
+    let mounted = mounts_below(&paths.dir);
+    for target in &mounted {
+        if let Err(e) = umount2(target, MntFlags::MNT_DETACH) {
             tracing::warn!(path = %target.display(), error = %e, "unmount");
         }
     }
     crate::cgroups::remove_pod_cgroups(&paths.uid);
     if !keep_folder {
         remove_folder(paths, namespace, name);
+    }
+    if mounted.is_empty() {
+        mounted
+    } else {
+        mounts_below(&paths.dir)
     }
 }
 

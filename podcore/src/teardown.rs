@@ -86,7 +86,7 @@ fn teardown(root: &Path, pod: &PodEntry, keep_folder: bool) -> Leftovers {
     // deleted pod's goes (CNI DEL, pins), beside the rest of the teardown,
     // and its folder stays while that fails. (Only podctl removes pods: the
     // supervisor, which must not run threads, keeps the folder.)
-    let network = std::thread::scope(|scope| {
+    let (network, mounts) = std::thread::scope(|scope| {
         let network = (!keep_folder).then(|| {
             scope.spawn(|| {
                 let started = std::time::Instant::now();
@@ -101,15 +101,16 @@ fn teardown(root: &Path, pod: &PodEntry, keep_folder: bool) -> Leftovers {
         });
         remove_containers(root, &paths);
         let _ = std::fs::remove_dir_all(paths.pins());
-        crate::sandbox::teardown(&paths, &pod.namespace, &pod.name, true);
+        let mounts = crate::sandbox::teardown(&paths, &pod.namespace, &pod.name, true);
         if !keep_folder {
             // All but what a second `delete` needs should the network's fail.
             remove_contents_but(&paths.dir, &[&paths.record(), &paths.network()]);
         }
-        network.and_then(|n| {
+        let network = network.and_then(|n| {
             n.join()
                 .unwrap_or_else(|_| Some("the network teardown panicked".into()))
-        })
+        });
+        (network, mounts)
     });
     if !keep_folder && network.is_none() {
         crate::sandbox::remove_folder(&paths, &pod.namespace, &pod.name);
@@ -118,7 +119,7 @@ fn teardown(root: &Path, pod: &PodEntry, keep_folder: bool) -> Leftovers {
     Leftovers {
         processes: crate::cgroups::pod_processes(&pod.uid),
         cgroups: crate::cgroups::pod_dirs(&pod.uid),
-        mounts: crate::sandbox::mounts_below(&paths.dir),
+        mounts,
         folder: (!keep_folder && network.is_none() && paths.dir.exists())
             .then(|| paths.dir.clone()),
         network,
@@ -140,18 +141,32 @@ fn remove_contents_but(dir: &Path, keep: &[&Path]) {
 }
 
 /// Delete every container of the pod (`<uid>-<name>`) and its sandbox
-/// (`<uid>__sandbox`) from libcontainer's state.
+/// (`<uid>__sandbox`) from libcontainer's state: those its record names (the
+/// state folder holds every pod's containers, and listing it grew with the
+/// pods), or without a readable record whatever the folder holds of the pod.
 fn remove_containers(root: &Path, paths: &PodPaths) {
     let state_root = PodPaths::run_dir(root);
-    for entry in std::fs::read_dir(&state_root)
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let id = entry.file_name().to_string_lossy().into_owned();
-        if id.starts_with(&format!("{}-", paths.uid)) || id == paths.sandbox_id() {
-            crate::container::destroy(&state_root, &id);
-        }
+    let ids: Vec<String> = match crate::pod::read_json::<crate::pod::PodRecord>(&paths.record()) {
+        Ok(record) => std::iter::once(paths.sandbox_id())
+            .chain(
+                record
+                    .spec
+                    .init_containers
+                    .iter()
+                    .chain(&record.spec.containers)
+                    .map(|c| paths.container_id(&c.name)),
+            )
+            .collect(),
+        Err(_) => std::fs::read_dir(&state_root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|id| id.starts_with(&format!("{}-", paths.uid)) || *id == paths.sandbox_id())
+            .collect(),
+    };
+    for id in ids {
+        crate::container::destroy(&state_root, &id);
     }
 }
 

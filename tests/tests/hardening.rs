@@ -270,6 +270,14 @@ fn assert_nothing_left(root: &Root, uid: &str) {
     );
     let mounts = tests::mounts_anywhere(uid);
     assert!(mounts.is_empty(), "mounts left: {mounts:?}");
+    let run = root.path().join("run");
+    let states: Vec<String> = [run.clone(), run.join("bundles")]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).into_iter().flatten().flatten())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|id| id.starts_with(uid))
+        .collect();
+    assert!(states.is_empty(), "container states left: {states:?}");
 }
 
 fn uid_of(root: &Root, pod: &str) -> String {
@@ -286,6 +294,10 @@ fn gone_or_zombie(pid: i32) -> bool {
 #[test]
 fn delete_kills_a_stopped_supervisor_and_nothing_comes_back() {
     let root = Root::with_busybox();
+    // Another pod keeps the root's runtime tmpfs mounted, so that the stuck
+    // pod's container states (which podctl removes: its supervisor cannot)
+    // would be seen were they left.
+    root.start(&pod("bystander", SLEEPER), &[]);
     for grace in [Some("0"), None] {
         root.start(&pod("stuck", SLEEPER), &[]);
         let uid = uid_of(&root, "stuck");
@@ -313,8 +325,11 @@ fn delete_kills_a_stopped_supervisor_and_nothing_comes_back() {
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
         std::thread::sleep(std::time::Duration::from_millis(500));
         assert_nothing_left(&root, &uid);
-        assert!(processes_with(root.path().to_str().unwrap()).is_empty());
+        assert!(processes_with(&uid).is_empty());
     }
+    let (code, out, err) = root.podctl(&["delete", "pod", "bystander"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(processes_with(root.path().to_str().unwrap()).is_empty());
 }
 
 /// A supervisor under a tracer (strace: it stops for the tracer at each of
@@ -554,6 +569,13 @@ fn a_corrupt_record_is_shown_unknown_and_can_be_deleted() {
     let broken = root.pod("broken");
     assert_eq!(broken["status"]["phase"], "Unknown");
     assert_eq!(broken["status"]["reason"], "RecordUnreadable");
+    // Its supervisor stopped, podctl removes the containers' states itself,
+    // finding them without the record.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(root.supervisor_pid(&uid)),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
     let (code, out, err) = root.podctl(&["delete", "pod", "broken"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(gone_or_zombie(container));
