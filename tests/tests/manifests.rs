@@ -465,6 +465,39 @@ spec:
     );
 }
 
+#[test]
+fn attach_outlives_a_container_that_closes_its_input() {
+    let root = Root::with_busybox();
+    let manifest = "apiVersion: v1
+kind: Pod
+metadata: {name: deaf}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    stdin: true
+    command: [sh, -c, 'sleep 1; exec 0<&-; echo input closed; sleep 2; echo still here']
+";
+    root.start(manifest, &[]);
+    // Endless input (`yes`): once the container closes its end, podctl's
+    // writes fail with EPIPE; SIGPIPE must not kill podctl before the
+    // container's last line and its end.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("yes | {} attach deaf -i", root.shell_prefix()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("input closed\nstill here\n"), "{stdout}");
+}
+
 /// A process killed when dropped: a helper a test started.
 struct Helper(std::process::Child);
 

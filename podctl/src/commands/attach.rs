@@ -79,8 +79,12 @@ pub fn run(root: &Path, args: AttachArgs) -> anyhow::Result<()> {
 }
 
 /// Copy this process's stdin to the container's input until it ends; the
-/// fd is closed then (a `stdinOnce` container sees its end of input).
+/// fd is closed then (a `stdinOnce` container sees its end of input). When
+/// the container stops reading (its input closed: EPIPE) the copy ends and
+/// its output is still shown: SIGPIPE, which would kill podctl, is blocked
+/// in this thread alone.
 fn forward_input(fd: OwnedFd) {
+    let _ = nix::sys::signal::SigSet::from(nix::sys::signal::Signal::SIGPIPE).thread_block();
     let mut target = std::fs::File::from(fd);
     let mut stdin = std::io::stdin().lock();
     let mut buffer = [0u8; 4096];
