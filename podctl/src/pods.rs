@@ -15,6 +15,9 @@ use crate::error::CliError;
 /// How long a question to a supervisor may take before its file is read instead.
 pub const ASK_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How many pods [`Pod::load_all`] reads at once.
+const READERS: usize = 8;
+
 /// A pod read for a command.
 pub struct Pod {
     pub record: PodRecord,
@@ -39,6 +42,30 @@ impl Pod {
             record,
             paths,
             status,
+        })
+    }
+
+    /// The pods of `entries`, in their order, read a few at once: each
+    /// read asks the pod's supervisor and waits for its answer, and hundreds
+    /// of those waits one after another made `get pods` slow (or one stuck
+    /// supervisor's timeout per pod).
+    pub fn load_all(root: &Path, entries: &[PodEntry]) -> Vec<anyhow::Result<Self>> {
+        let per_reader = entries.len().div_ceil(READERS).max(1);
+        std::thread::scope(|scope| {
+            let readers: Vec<_> = entries
+                .chunks(per_reader)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|entry| Self::load(root, entry))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            readers
+                .into_iter()
+                .flat_map(|reader| reader.join().expect("reading a pod does not panic"))
+                .collect()
         })
     }
 

@@ -59,8 +59,8 @@ pub fn run(root: &Path, args: GetArgs) -> anyhow::Result<()> {
     // the others list as usual, and `delete` still removes it.
     let mut pods = Vec::new();
     let mut unreadable = Vec::new();
-    for entry in &entries {
-        match Pod::load(root, entry) {
+    for (entry, read) in entries.iter().zip(Pod::load_all(root, &entries)) {
+        match read {
             Ok(pod) => pods.push(pod),
             Err(error) => unreadable.push((entry.clone(), supervisor::chain(error.as_ref()))),
         }
