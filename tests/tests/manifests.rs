@@ -477,12 +477,12 @@ spec:
   - name: c
     image: busybox
     stdin: true
-    command: [sh, -c, 'sleep 1; exec 0<&-; echo input closed; sleep 2; echo still here']
+    command: [sh, -c, 'read first; exec 0<&-; echo input closed; sleep 2; echo still here']
 ";
     root.start(manifest, &[]);
-    // Endless input (`yes`): once the container closes its end, podctl's
-    // writes fail with EPIPE; SIGPIPE must not kill podctl before the
-    // container's last line and its end.
+    // Endless input (`yes`): the container reads a line (so the attach is
+    // there), closes its end, and podctl's writes fail with EPIPE; SIGPIPE
+    // must not kill podctl before the container's last line and its end.
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("yes | {} attach deaf -i", root.shell_prefix()))
