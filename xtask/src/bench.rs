@@ -322,7 +322,7 @@ fn start() -> Result {
         versions.push(peer.version.clone());
         commands.push(format!(
             "{}: {}",
-            peer.name.split_whitespace().next().unwrap_or_default(),
+            peer.name.split(" / ").next().unwrap_or_default(),
             peer.commands
         ));
         let (ps, ps_min, ps_max) = median_ms(&mut peer.start);
