@@ -454,7 +454,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hierarchies_are_the_cgroup_mounts_and_read_once() {
+    fn hierarchies_are_the_cgroup_mounts_and_the_cached_answer_this_namespace_s() {
         let mounts = "nsfs /run/podctl/ns/a/net nsfs rw 0 0\n\
             cgroup2 /sys/fs/cgroup/unified cgroup2 rw,nosuid 0 0\n\
             cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,cpu,cpuacct 0 0\n\
