@@ -114,8 +114,13 @@ impl Pod {
 }
 
 /// A pod's status: its supervisor's answer, else (a stopped or gone
-/// supervisor) the last status it wrote, Unknown when it is gone.
+/// supervisor) the last status it wrote, Unknown when it is gone. A
+/// supervisor stopped by a signal is not asked: it could not answer before
+/// [`ASK_TIMEOUT`], and every command that lists it would wait that long.
 pub fn status_of(paths: &PodPaths) -> Option<PodStatus> {
+    if control::supervisor_pid(paths).is_some_and(stopped) {
+        return supervisor::observed_status(paths);
+    }
     match control::client::call(paths, &control::Request::Status, Some(ASK_TIMEOUT)) {
         Ok(control::Response::Status { status }) => Some(*status),
         _ => supervisor::observed_status(paths),
@@ -130,4 +135,16 @@ pub fn namespace(pid: i32, kind: &str) -> Option<String> {
     std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
         .ok()
         .map(|link| link.display().to_string())
+}
+
+/// Whether `pid` is stopped by a signal (SIGSTOP, SIGTSTP): it cannot act
+/// until someone continues it. A process stopped by its tracer (`t`, as a
+/// supervisor under strace is at each of its system calls) is not: the
+/// tracer lets it go on, and it is given its deadline like any other.
+pub fn stopped(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state == "T")
+    })
 }

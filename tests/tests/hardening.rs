@@ -305,6 +305,21 @@ fn delete_kills_a_stopped_supervisor_and_nothing_comes_back() {
         let container = root.pid("stuck", "c");
         let pid = nix::unistd::Pid::from_raw(supervisor);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+        // A stopped supervisor is not asked (it could not answer before the
+        // 5 s a question may take): get shows its last status at once.
+        let asked = std::time::Instant::now();
+        let (code, out, err) = root.podctl(&["get", "pods"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("stuck ") && l.contains("Running")),
+            "{out}"
+        );
+        assert!(
+            asked.elapsed() < std::time::Duration::from_secs(3),
+            "get waited {:?} on the stopped supervisor",
+            asked.elapsed()
+        );
         let mut args = vec!["delete", "pod", "stuck"];
         if let Some(grace) = grace {
             args.extend(["--grace-period", grace]);

@@ -12,7 +12,7 @@ use podcore::pod::{self, PodPaths, PodRecord};
 use crate::commands::Resource;
 use crate::error::CliError;
 use crate::output;
-use crate::pods::ASK_TIMEOUT;
+use crate::pods::{ASK_TIMEOUT, stopped};
 
 /// `podctl delete` arguments.
 #[derive(clap::Args)]
@@ -211,15 +211,3 @@ const LOCK_POLL: Duration = Duration::from_millis(2);
 
 /// How many pods are cleaned up at once by `delete`.
 const CLEANUP_WORKERS: usize = 8;
-
-/// Whether `pid` is stopped by a signal (SIGSTOP, SIGTSTP): it cannot act
-/// until someone continues it. A process stopped by its tracer (`t`, as a
-/// supervisor under strace is at each of its system calls) is not: the
-/// tracer lets it go on, and it is given its deadline like any other.
-fn stopped(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rfind(')')
-            .and_then(|i| stat[i + 1..].split_whitespace().next())
-            .is_some_and(|state| state == "T")
-    })
-}
