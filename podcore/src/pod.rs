@@ -133,6 +133,14 @@ impl PodPaths {
     pub fn container(&self, name: &str) -> PathBuf {
         self.dir.join("containers").join(name)
     }
+    /// The folders a container's read-only binds cover its masked paths and
+    /// cgroup mount points with, made afresh for each run (see
+    /// [`crate::container::make_mount_points`]): in its bundle, on the run
+    /// folder's tmpfs, and removed with it.
+    pub fn mount_points(&self, name: &str) -> PathBuf {
+        crate::container::runtime::bundle_dir(&Self::run_dir(&self.root), &self.container_id(name))
+            .join("mount-points")
+    }
     /// The host file bound at a container's `terminationMessagePath`.
     pub fn termination_log(&self, name: &str) -> PathBuf {
         self.container(name).join("termination-log")

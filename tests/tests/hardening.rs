@@ -165,6 +165,94 @@ fn a_container_cannot_raise_its_own_limits_or_make_cgroups() {
     );
 }
 
+/// A mountinfo line's mount point, its per-mount options, the filesystem's
+/// device and type.
+fn mount_fields(line: &str) -> Option<(&str, &str, &str, &str)> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let dash = fields.iter().position(|f| *f == "-")?;
+    Some((fields[4], fields[5], fields[2], fields.get(dash + 1)?))
+}
+
+#[test]
+fn masked_folders_and_the_cgroup_folder_are_read_only_and_no_filesystem_of_their_own() {
+    let root = Root::with_busybox();
+    let try_write = "mkdir /sys/fs/cgroup/escape; mkdir /sys/fs/cgroup/memory/escape; \
+                     for d in /proc/acpi /sys/firmware; do touch $d/planted; ls -A $d | wc -l; done; \
+                     echo tried; sleep 3600";
+    let manifest = pod(
+        "masks",
+        &format!(
+            "  containers:\n  - name: c\n    image: busybox\n    command: [sh, -c, '{try_write}']\n"
+        ),
+    );
+    root.start(&manifest, &[]);
+    let logs = root.wait_logs("masks", "c", "tried");
+    assert!(
+        logs.matches("Read-only file system").count() >= 3,
+        "/sys/fs/cgroup, its hierarchies and the masked folders refuse writes: {logs}"
+    );
+    let counts: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.trim().parse::<u32>().is_ok())
+        .collect();
+    assert_eq!(counts, ["0", "0"], "the masked folders are empty: {logs}");
+    let (code, mountinfo, err) =
+        root.podctl(&["exec", "masks", "--", "cat", "/proc/self/mountinfo"]);
+    assert_eq!(code, 0, "{err}");
+    let mounts: Vec<_> = mountinfo.lines().filter_map(mount_fields).collect();
+    // Each mount point once: no second copy of the cgroup folder's mounts.
+    let mut points: Vec<&str> = mounts.iter().map(|m| m.0).collect();
+    points.sort();
+    let before = points.len();
+    points.dedup();
+    assert_eq!(
+        before,
+        points.len(),
+        "a mount point mounted twice: {mountinfo}"
+    );
+    let cgroup = mounts
+        .iter()
+        .find(|m| m.0 == "/sys/fs/cgroup")
+        .expect("/sys/fs/cgroup");
+    assert!(cgroup.1.split(',').any(|o| o == "ro"), "{mountinfo}");
+    for folder in ["/proc/acpi", "/sys/firmware"] {
+        if let Some(mask) = mounts.iter().find(|m| m.0 == folder) {
+            assert!(
+                mask.1.split(',').any(|o| o == "ro"),
+                "{folder}: {mountinfo}"
+            );
+        }
+    }
+    // The masks and the cgroup folder are binds of what the host has mounted
+    // already, not filesystems of their own (a tmpfs each would be one more
+    // filesystem, and shrinker slot in every memory cgroup, per container).
+    let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let host_devices: Vec<&str> = host.lines().filter_map(mount_fields).map(|m| m.2).collect();
+    for point in ["/sys/fs/cgroup", "/proc/acpi", "/sys/firmware"] {
+        if let Some(mount) = mounts.iter().find(|m| m.0 == point) {
+            assert!(
+                host_devices.contains(&mount.2),
+                "{point} is a filesystem of its own ({} {}): {mountinfo}",
+                mount.3,
+                mount.2
+            );
+        }
+    }
+    // Nothing was planted in the folders behind the binds either.
+    let uid = uid_of(&root, "masks");
+    let behind = root
+        .path()
+        .join("run/bundles")
+        .join(format!("{uid}-c"))
+        .join("mount-points");
+    assert!(tree(&behind).contains(&"empty".to_string()), "{behind:?}");
+    let planted: Vec<String> = tree(&behind)
+        .into_iter()
+        .filter(|p| p.contains("escape") || p.contains("planted"))
+        .collect();
+    assert!(planted.is_empty(), "{planted:?}");
+}
+
 /// `Field:` of `/proc/self/status` as a command in the container prints it.
 fn status_field(status: &str, field: &str) -> String {
     status

@@ -709,6 +709,31 @@ fn podctl_pss(state: &Path, supervisor: &str) -> Result<(u64, u64, u64)> {
     Ok((supervisors, private, pauses))
 }
 
+/// The filesystems (superblocks, by device number) mounted in any mount
+/// namespace: the devices of every process's `/proc/<pid>/mountinfo`.
+fn mounted_filesystems() -> std::collections::BTreeSet<String> {
+    let mut devices = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(entry.path().join("mountinfo")) else {
+            continue;
+        };
+        devices.extend(
+            text.lines()
+                .filter_map(|l| l.split_whitespace().nth(2))
+                .map(str::to_string),
+        );
+    }
+    devices
+}
+
 /// Measured rounds of the memory benchmark, after one warm-up round.
 const MEMORY_ROUNDS: usize = 5;
 
@@ -731,15 +756,18 @@ fn memory() -> Result {
         supervisors: u64,
         private: u64,
         pauses: u64,
+        filesystems: usize,
     }
     let mut rounds = Vec::new();
     for _ in 0..=MEMORY_ROUNDS {
+        let filesystems = mounted_filesystems();
         let before = settled_meminfo();
         for i in 0..PODS {
             let file = one_container_pod(&dir, &format!("mem-{i}"))?;
             run_pod(&podctl, &file)?;
         }
         let after = settled_meminfo();
+        let filesystems = mounted_filesystems().difference(&filesystems).count();
         let (supervisors, private, pauses) = podctl_pss(&state, &supervisor)?;
         delete_all(&podctl)?;
         // Growth of each field, in kB; a freed field grows negative.
@@ -752,6 +780,7 @@ fn memory() -> Result {
             supervisors,
             private,
             pauses,
+            filesystems,
         });
     }
     rounds.remove(0);
@@ -789,6 +818,8 @@ fn memory() -> Result {
             .map(|r| (r.supervisors + r.pauses) as i64)
             .collect(),
     );
+    let filesystems =
+        median_i64(rounds.iter().map(|r| r.filesystems as i64).collect()) as f64 / PODS as f64;
     let pss_rounds = rounds.iter().map(|r| (r.supervisors + r.pauses) as i64);
     let (pss_min, pss_max) = (
         pss_rounds.clone().min().unwrap_or(0),
@@ -832,7 +863,10 @@ fn memory() -> Result {
          dirty pages) and pause ({pauses} kB), {:.2}-{:.2} MiB per pod across rounds. Memory taken from the free pool: `/proc/meminfo` read before \
          starting the pods and with them running, each time after `sync`, dropping the page cache and 3 s of \
          quiet.\n\n{}\n{}\n- the same pods with hostNetwork (no network namespace, veth or bridge port): \
-         {:.2} MiB of free memory per pod, so the pod network holds {:.2} MiB of it\n\n\
+         {:.2} MiB of free memory per pod, so the pod network holds {:.2} MiB of it\n\
+         - filesystems a pod mounts: {filesystems:.1} (superblocks: the devices that are new in the `mountinfo` \
+         of every process, pods running against none; each takes a shrinker id, and every memory cgroup a slot \
+         per id, see below)\n\n\
          How free memory is counted: as the growth of the memory nothing can give back, the fields {} of \
          `/proc/meminfo` (VmallocOther being VmallocUsed without the kernel stacks, which the kernel maps with \
          vmalloc and counts in KernelStack too: a pod's three processes' stacks were counted twice before \

@@ -17,6 +17,11 @@ pub struct Host {
     pub comount_links: Vec<(String, String)>,
     /// Whether the kernel has cgroup namespaces.
     pub cgroup_namespaces: bool,
+    /// The masked paths of the default spec that are folders here
+    /// (`/proc/acpi`, `/sys/firmware`): each is masked by a read-only bind
+    /// of an empty folder rather than a tmpfs of its own (see
+    /// [`super::security::mask_folders`]).
+    pub masked_folders: Vec<String>,
 }
 
 impl Host {
@@ -31,6 +36,10 @@ impl Host {
             mounts: std::fs::read_to_string("/proc/self/mounts").unwrap_or_default(),
             comount_links: crate::cgroups::comount_links(),
             cgroup_namespaces: Path::new("/proc/self/ns/cgroup").exists(),
+            masked_folders: super::security::default_masked_paths()
+                .into_iter()
+                .filter(|p| Path::new(p).is_dir())
+                .collect(),
         }
     }
 }

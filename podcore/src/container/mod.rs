@@ -14,7 +14,7 @@ pub use host::Host;
 pub use oci::{Placement, app_spec, pause_spec};
 pub use process::{ProcessUser, process_args, process_env, process_user};
 pub use runtime::{ExecIo, Stdio, create, destroy, spawn_in, start};
-pub use security::DEFAULT_CAPABILITIES;
+pub use security::{DEFAULT_CAPABILITIES, cgroup_mount_points};
 
 use crate::fsutil::PathError;
 
@@ -78,6 +78,45 @@ pub fn localhost_seccomp(
         )
     })?;
     Ok(serde_json::to_value(profile).expect("a seccomp profile serialises"))
+}
+
+/// Make `dir` afresh for a run of a container: `dir/empty`, bound
+/// read-only over the masked folders, and `dir/cgroup` holding a folder
+/// for each of `cgroup_folders`, bound read-only at `/sys/fs/cgroup` (see
+/// [`security::read_only_cgroups`]). Afresh, because a container allowed
+/// CAP_SYS_ADMIN may remount its binds writable: what it leaves goes with
+/// its run, as its writable layer does. On tmpfs (the bundle's folder): an
+/// ext4 folder would cost a block to allocate and, with `discard`, to trim.
+pub fn make_mount_points(
+    container: &str,
+    dir: &std::path::Path,
+    cgroup_folders: &[String],
+) -> Result<(), ContainerError> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(ContainerError::io(
+                container,
+                "remove old mount points",
+                dir,
+            )(e));
+        }
+        _ => {}
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.mode(0o755).recursive(true);
+    let cgroup = dir.join("cgroup");
+    let folders = [dir.join("empty"), cgroup.clone()]
+        .into_iter()
+        .chain(cgroup_folders.iter().map(|name| cgroup.join(name)));
+    for folder in folders {
+        builder.create(&folder).map_err(ContainerError::io(
+            container,
+            "make mount point",
+            &folder,
+        ))?;
+    }
+    Ok(())
 }
 
 fn config_error(container: &str, message: impl Into<String>) -> ContainerError {

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::host::Host;
 use super::process::{DEFAULT_PATH, process_args, process_env};
-use super::security::{capabilities, permitted_oom_score_adj, read_only_cgroups};
+use super::security::{capabilities, mask_folders, permitted_oom_score_adj, read_only_cgroups};
 use super::{ContainerError, spec_error};
 use crate::cgroups;
 use crate::namespaces::Joined;
@@ -253,7 +253,9 @@ pub fn app_spec(
     let mut mounts: Vec<Value> = spec["mounts"].as_array().cloned().unwrap_or_default();
     mounts.retain(|m| m["destination"] != "/dev/shm");
     if !container.security.privileged {
-        read_only_cgroups(&mut spec, &mut mounts, &cgroup, host);
+        let mount_points = paths.mount_points(name);
+        read_only_cgroups(&mut spec, &mut mounts, &cgroup, host, &mount_points);
+        mask_folders(&mut spec, &mut mounts, host, &mount_points.join("empty"));
     }
     let etc = paths.etc();
     mounts.push(bind("/etc/hosts", &etc.join("hosts"), false));
@@ -359,6 +361,7 @@ spec:
             mounts: "cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid 0 0\n".into(),
             comount_links: Vec::new(),
             cgroup_namespaces: true,
+            masked_folders: vec!["/proc/acpi".into(), "/sys/firmware".into()],
         }
     }
 
@@ -425,6 +428,55 @@ spec:
         let source = data["source"].as_str().unwrap();
         assert!(source.ends_with("volumes/data/not/made/yet"), "{source}");
         assert!(!Path::new(source).exists());
+    }
+
+    #[test]
+    fn masks_and_the_v1_cgroup_folder_are_read_only_binds_of_the_run_s_mount_points() {
+        let record = record();
+        let mut v1 = host(false);
+        v1.mounts = "cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n\
+                     cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,cpu,cpuacct 0 0\n"
+            .into();
+        v1.comount_links = vec![("cpu".into(), "cpu,cpuacct".into())];
+        let spec = app(&record, "app", &v1);
+        let mounts = spec["mounts"].as_array().unwrap();
+        let at = |dest: &str| -> Vec<&Value> {
+            mounts.iter().filter(|m| m["destination"] == dest).collect()
+        };
+        let points = "/nonexistent/root/run/bundles/u1-app/mount-points";
+        let read_only = json!(["bind", "ro", "nosuid", "noexec", "nodev"]);
+        assert_eq!(
+            at("/sys/fs/cgroup"),
+            [&json!({"destination": "/sys/fs/cgroup", "type": "bind",
+                     "source": format!("{points}/cgroup"), "options": read_only})]
+        );
+        for folder in ["/proc/acpi", "/sys/firmware"] {
+            assert_eq!(at(folder)[0]["source"], format!("{points}/empty"));
+            assert_eq!(at(folder)[0]["options"], read_only);
+        }
+        // No tmpfs for either, and no read-only copy of the cgroup folder's mounts.
+        assert!(
+            mounts
+                .iter()
+                .all(|m| m["type"] != "tmpfs" || m["destination"] == "/dev")
+        );
+        let masked = spec["linux"]["maskedPaths"].as_array().unwrap();
+        assert!(masked.contains(&json!("/proc/kcore")));
+        assert!(
+            !masked.contains(&json!("/proc/acpi")) && !masked.contains(&json!("/sys/firmware"))
+        );
+        assert!(
+            !spec["linux"]["readonlyPaths"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("/sys/fs/cgroup"))
+        );
+        // The folders the create step makes for those binds.
+        assert_eq!(
+            super::super::cgroup_mount_points(&v1, &record.cgroup("app")),
+            ["memory", "cpu", "cpu,cpuacct"]
+        );
+        assert!(super::super::cgroup_mount_points(&host(false), "x").is_empty());
     }
 
     #[test]

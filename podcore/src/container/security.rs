@@ -123,26 +123,34 @@ pub fn permitted_oom_score_adj(score: i32, host: &Host) -> Option<i32> {
 /// the spec says (a container could raise its own limits, or make cgroups
 /// in the host's named hierarchies). As Docker and containerd: a private
 /// cgroup namespace where the kernel has them, and read-only files.
+///
+/// On v1 the hierarchies are bound on the folders of `mount_points`'s
+/// `cgroup`, itself bound read-only at `/sys/fs/cgroup` (made by
+/// [`super::make_mount_points`] from [`cgroup_mount_points`]). A tmpfs there,
+/// made read-only afterwards as runc does, would cost each container a
+/// filesystem of its own and, through libcontainer's `readonlyPaths`, a
+/// second copy of every hierarchy's mount.
 pub(super) fn read_only_cgroups(
     spec: &mut Value,
     mounts: &mut Vec<Value>,
     cgroup: &str,
     host: &Host,
+    mount_points: &Path,
 ) {
     mounts.retain(|m| m["destination"] != "/sys/fs/cgroup");
     let view = cgroups::container_view(&host.mounts, cgroup);
     let v2 = view
         .first()
         .is_some_and(|(_, dest)| dest == Path::new("/sys/fs/cgroup"));
+    let options = ["bind", "ro", "nosuid", "noexec", "nodev"];
     if !v2 {
         mounts.push(json!({
-            "destination": "/sys/fs/cgroup", "type": "tmpfs", "source": "cgroup",
-            "options": ["nosuid", "noexec", "nodev", "mode=755", "size=64k"],
+            "destination": "/sys/fs/cgroup", "type": "bind",
+            "source": mount_points.join("cgroup"), "options": options,
         }));
     }
     let links = &host.comount_links;
     for (source, destination) in &view {
-        let options = ["bind", "ro", "nosuid", "noexec", "nodev"];
         mounts.push(json!({"destination": destination, "type": "bind", "source": source, "options": options}));
         let name = destination
             .file_name()
@@ -155,19 +163,69 @@ pub(super) fn read_only_cgroups(
             );
         }
     }
-    if !v2 {
-        // The tmpfs holding the mount points, read-only once they are made.
-        if let Some(paths) = spec["linux"]["readonlyPaths"].as_array_mut() {
-            paths.push(json!("/sys/fs/cgroup"));
-        } else {
-            spec["linux"]["readonlyPaths"] = json!(["/sys/fs/cgroup"]);
-        }
-    }
     if host.cgroup_namespaces
         && let Some(namespaces) = spec["linux"]["namespaces"].as_array_mut()
     {
         namespaces.push(json!({"type": "cgroup"}));
     }
+}
+
+/// The folders a container's read-only `/sys/fs/cgroup` holds on v1: one
+/// per hierarchy bound there and per co-mount link; none on v2, where the
+/// container's cgroup itself is bound there.
+pub fn cgroup_mount_points(host: &Host, cgroup: &str) -> Vec<String> {
+    let root = Path::new("/sys/fs/cgroup");
+    let mut names = Vec::new();
+    for (_, destination) in cgroups::container_view(&host.mounts, cgroup) {
+        let Some(name) = destination
+            .strip_prefix(root)
+            .ok()
+            .and_then(|n| n.to_str())
+            .filter(|n| !n.is_empty())
+        else {
+            continue;
+        };
+        let links = host.comount_links.iter().filter(|(_, t)| t == name);
+        names.extend(links.map(|(link, _)| link.clone()));
+        names.push(name.to_string());
+    }
+    names
+}
+
+/// The default spec's masked paths (`/proc/kcore`, `/proc/acpi`, ...).
+pub fn default_masked_paths() -> Vec<String> {
+    oci_spec::runtime::Spec::default()
+        .linux()
+        .as_ref()
+        .and_then(|l| l.masked_paths().clone())
+        .unwrap_or_default()
+}
+
+/// Mask the folders among the masked paths with read-only binds of the
+/// empty folder `empty` instead of libcontainer's read-only tmpfs on each:
+/// the same empty, unwritable folder to the container, without a
+/// filesystem per folder per container. Every filesystem mounted at once
+/// takes a shrinker id, and every memory cgroup made after holds a slot
+/// for each id the host ever handed out, so fewer of them keep each pod's
+/// cgroups small on a host that runs many pods. Masked files stay
+/// libcontainer's (`/dev/null` bound over them, no filesystem of their own).
+pub(super) fn mask_folders(spec: &mut Value, mounts: &mut Vec<Value>, host: &Host, empty: &Path) {
+    let Some(paths) = spec["linux"]["maskedPaths"].as_array_mut() else {
+        return;
+    };
+    paths.retain(|path| {
+        let Some(path) = path.as_str() else {
+            return true;
+        };
+        if !host.masked_folders.iter().any(|f| f == path) {
+            return true;
+        }
+        mounts.push(json!({
+            "destination": path, "type": "bind", "source": empty,
+            "options": ["bind", "ro", "nosuid", "noexec", "nodev"],
+        }));
+        false
+    });
 }
 
 #[cfg(test)]

@@ -417,6 +417,9 @@ impl Supervisor {
                 mount_rootfs(&dir, &image.layers)
             })?;
             termination_log(&self.paths.termination_log(&name))?;
+            let cgroup = self.record.cgroup(&name);
+            let folders = container::cgroup_mount_points(host, &cgroup);
+            container::make_mount_points(&name, &self.paths.mount_points(&name), &folders)?;
             let localhost = match &spec.security.seccomp {
                 crate::spec::Seccomp::Localhost(path) => {
                     Some(container::localhost_seccomp(&self.paths.root, &name, path)?)
