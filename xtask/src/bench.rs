@@ -1083,7 +1083,9 @@ fn density_1000() -> Result {
          process, the mounts again only after some were unmounted and the states found by the pod's record, \
          8-21 ms (all 1000 deleted in 14.9 s in the run before, 10.3 s after). The free memory per pod with 1000 pods \
          running is about twice the memory bench's: each memory cgroup made gets a slot for every shrinker id \
-         (one per superblock, a dozen a pod: overlay, proc, sysfs, tmpfs for /dev, /dev/shm, /sys/fs/cgroup and each masked folder, devpts, mqueue) handed out so far, so a pod's three memory cgroups cost more \
+         (one per superblock, eight a one-container pod since 952c7a7: overlay, proc, sysfs, tmpfs for pause's /dev, the \
+         container's /dev and /dev/shm, devpts, mqueue; eleven before, when /sys/fs/cgroup and each masked folder had a tmpfs \
+         of their own) handed out so far, so a pod's three memory cgroups cost more \
          the more pods run (see the memory section). Earlier (`podctl -v run` medians of 8 starts, by hand on \
          f36b9a7): a start 31.5 -> 40.2 ms; the supervisor's own mount namespace 0.2 -> 3.8 ms (the \
          host's mount table holds one network namespace pin per pod, which every supervisor copies and drops), \
