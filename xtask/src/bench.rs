@@ -906,7 +906,9 @@ fn memory() -> Result {
          pod has (its own network namespace; a cgroup for the pod and one for each container, pause's \
          included, in every hierarchy), and 0.75 MiB is not reached here while a pod keeps that layout. On a pure \
          cgroup v2 host a cgroup is in one hierarchy, not eight: Debian's 6.1 kernel in a QEMU VM (2 vCPUs), \
-         the same 20 pods and fields, took 0.68-0.72 MiB per pod (by hand on b802b03). A note on history: \
+         the same 20 pods and fields, took 0.68-0.72 MiB per pod (by hand on b802b03). The same VM booted with this host's v1 layout (the same \
+         eight hierarchies) minutes before, by hand on 993fac1: 0.77-0.79 MiB per pod, 0.53-0.55 with hostNetwork \
+         (three rounds after a warm-up), where this host's long-running boot gave 0.90 and 0.68. A note on history: \
          every memory cgroup made gets a slot for every shrinker id handed out since boot (one per \
          superblock mounted at once, `alloc_shrinker_info`), and the ids' high-water mark never comes down: \
          minutes after boot that was 5 kB a memory cgroup here; on a boot that had run the density-1000 bench \
